@@ -1,0 +1,52 @@
+"""cora-bluesky: a system of record for Bluesky beamlines that can say no.
+
+Importing this package is light: no database is opened and no network is touched until
+:func:`connect` is called.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from cora_bluesky.application.ports import PermitSource
+from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors
+from cora_bluesky.domain.calibration import CalibrationSource
+from cora_bluesky.gates.static import StaticPermits
+
+__all__ = ["CalibrationSource", "Record", "StaticPermits", "connect", "errors"]
+__version__ = "0.1.0"
+
+
+def connect(
+    uri: str | None = None,
+    *,
+    permits: PermitSource | None = None,
+    principal: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Record:
+    """Open the record a URI names.
+
+    Parameters
+    ----------
+    uri : str, optional
+        ``sqlite:///path/to/record.db``; by default ``$CORA_URI``, else an SQLite file in the
+        user's data directory.
+    permits : PermitSource, optional
+        Where hutch permits are read; with none, any run whose equipment sits in a hutch is
+        refused (the gate fails closed).
+    principal : str, optional
+        Who acts; by default the operating-system user.
+    clock : callable, optional
+        Returns the current time as an aware datetime (tests pin it).
+
+    Returns
+    -------
+    Record
+    """
+    from cora_bluesky.storage import default_uri, open_store
+
+    store = open_store(uri or default_uri())
+    options = {"clock": clock} if clock is not None else {}
+    return Record(store, permits=permits, principal=principal, **options)

@@ -1,0 +1,229 @@
+"""The unit of work every use case shares: load, decide, append with the expected version."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import getpass
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from cora_bluesky.application.aggregates import ASSET, EVENT_TYPES, Aggregate
+from cora_bluesky.application.codec import decode, encode, timestamp
+from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEvent, Page, PermitSource
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.values import instant
+
+#: How often a write is re-decided after losing a race with another writer.
+MAX_ATTEMPTS = 8
+MAX_PAGE_SIZE = 500
+
+Decision = tuple[tuple, Sequence[Any], Sequence[Any]]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _default_principal() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers and services
+        return "unknown"
+
+
+class RecordCore:
+    """Shared machinery of :class:`~cora_bluesky.Record`; see that class for the public API."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        permits: PermitSource | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        principal: str | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.permits = permits
+        self._clock = clock
+        self.principal = principal or _default_principal()
+        self._correlation_id = correlation_id
+        self._causation_id = causation_id
+
+    def bound(self, **context: Any) -> "RecordCore":
+        """A view of the same record acting for another principal or correlation.
+
+        Parameters
+        ----------
+        **context
+            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``.
+        """
+        clone = copy.copy(self)
+        for key, value in context.items():
+            if key not in {"principal", "correlation_id", "causation_id", "permits"}:
+                raise TypeError(f"unknown record context {key!r}")
+            setattr(clone, key if key in {"principal", "permits"} else f"_{key}", value)
+        return clone
+
+    def close(self) -> None:
+        """Close the underlying store."""
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        return instant(self._clock(), what="clock")
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _fold(self, aggregate: Aggregate, aggregate_id: str) -> tuple[Any, int]:
+        stored = self.store.load(aggregate.stream_id(aggregate_id))
+        events = [decode(EVENT_TYPES[s.event_type], s.payload) for s in stored]
+        return aggregate.fold(events), len(stored)
+
+    def _view(self, aggregate: Aggregate, aggregate_id: Any) -> Any:
+        """The current state from the projection, folding the stream if none was projected."""
+        if not isinstance(aggregate_id, str):
+            return None
+        row = self.store.get(aggregate.kind, aggregate_id)
+        if row is not None:
+            return decode(aggregate.state_type, row.doc)
+        return self._fold(aggregate, aggregate_id)[0]
+
+    def _views(self, aggregate: Aggregate, ids: Iterable[str]) -> dict[str, Any]:
+        found = {}
+        for aggregate_id in ids:
+            state = self._view(aggregate, aggregate_id)
+            if state is not None:
+                found[aggregate_id] = state
+        return found
+
+    def _find(self, aggregate: Aggregate, **criteria: Any) -> list[Any]:
+        return [decode(aggregate.state_type, row.doc) for row in self.store.find(aggregate.kind, **criteria)]
+
+    def _page(self, aggregate: Aggregate, *, limit: int, cursor: str | None, **filters: Any) -> Page:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+            raise e.InvalidListQueryError(f"limit must be 1-{MAX_PAGE_SIZE}", limit=str(limit))
+        for key in ("created_from", "created_before"):
+            if filters.get(key) is not None:
+                filters[key] = timestamp(instant(filters[key], e.InvalidListQueryError, what=key))
+        for key in ("status", "plan_id", "subject_id"):
+            if filters.get(key) is not None and not isinstance(filters[key], str):
+                raise e.InvalidListQueryError(f"{key} must be text", field=key)
+        rows = self.store.page(
+            ListQuery(kind=aggregate.kind, limit=limit + 1, after=_decode_cursor(cursor), **filters)
+        )
+        items = [decode(aggregate.state_type, row.doc) for row in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, _encode_cursor(rows[limit - 1]) if more else None)
+
+    def _asset_chain(self, asset_ids: Iterable[str]) -> dict[str, Any]:
+        """The assets and everything above them; a cycle in stored data cannot loop forever."""
+        found: dict[str, Any] = {}
+        pending = list(asset_ids)
+        while pending:
+            asset_id = pending.pop()
+            if asset_id in found:
+                continue
+            asset = self._view(ASSET, asset_id)
+            if asset is None:
+                continue
+            found[asset_id] = asset
+            if asset.parent_id is not None:
+                pending.append(asset.parent_id)
+        return found
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _execute(
+        self,
+        aggregate: Aggregate,
+        aggregate_id: str,
+        decide: Callable[[Any], Decision],
+        command_name: str,
+    ) -> tuple[Any, int, int]:
+        """Run ``decide`` on the current state and append its outcome atomically.
+
+        ``decide`` returns ``(events, reading_rows, step_rows)``. On a concurrent write the
+        state is re-read and re-decided, so every guard sees what it is deciding against.
+        Returns the new state and how many readings and steps were written.
+        """
+        correlation = self._correlation_id or new_id()
+        for _ in range(MAX_ATTEMPTS):
+            state, version = self._fold(aggregate, aggregate_id)
+            events, readings, steps = decide(state)
+            for event in events:
+                state = aggregate.evolve(state, event)
+            envelopes = [
+                NewEvent(
+                    event_id=new_id(),
+                    event_type=type(event).__name__,
+                    payload=encode(event),
+                    occurred_at=timestamp(event.occurred_at),
+                    actor=self.principal,
+                    correlation_id=correlation,
+                    causation_id=self._causation_id,
+                )
+                for event in events
+            ]
+            audit = {
+                "actor_id": self.principal,
+                "command_name": command_name,
+                "correlation_id": correlation,
+                "causation_id": self._causation_id,
+            }
+            try:
+                result = self.store.append(
+                    Append(
+                        stream_id=aggregate.stream_id(aggregate_id),
+                        kind=aggregate.kind,
+                        expected_version=version,
+                        events=envelopes,
+                        projection=aggregate.project(state, version + len(events)) if events else None,
+                        readings=[{**encode(row), **audit} for row in readings],
+                        steps=[{**encode(row), **audit} for row in steps],
+                    )
+                )
+            except e.ConcurrencyError:
+                continue
+            return state, result.readings_written, result.steps_written
+        raise e.ConcurrencyError(
+            f"{aggregate.kind} {aggregate_id} kept changing under this write; try again",
+            stream_id=aggregate.stream_id(aggregate_id),
+        )
+
+    def _write(self, aggregate: Aggregate, aggregate_id: str, decide: Callable[[Any], tuple], name: str) -> Any:
+        """Like :meth:`_execute` for commands that only append events."""
+        return self._execute(aggregate, aggregate_id, lambda state: (decide(state), (), ()), name)[0]
+
+
+def _encode_cursor(row) -> str:
+    raw = json.dumps([row.created_at, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        datetime.fromisoformat(created_at)
+        if not isinstance(row_id, str) or not isinstance(created_at, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+        raise e.InvalidCursorError("this cursor was not issued by this record") from None
+    return created_at, row_id

@@ -1,0 +1,128 @@
+"""Ports the application needs from the outside: an event store and a permit source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+from cora_bluesky.domain.equipment import EnclosureState
+from cora_bluesky.domain.form_types import FormType
+from cora_bluesky.domain.gates import Permit
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended, with its audit envelope."""
+
+    event_id: str
+    event_type: str
+    payload: Mapping[str, Any]
+    occurred_at: str
+    actor: str
+    correlation_id: str
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent(NewEvent):
+    stream_id: str = ""
+    version: int = 0
+    recorded_at: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectionRow:
+    """The query-side row of one aggregate: indexed columns and the state as a document."""
+
+    kind: str
+    id: str
+    version: int
+    status: str | None
+    name: str | None
+    plan_id: str | None
+    subject_id: str | None
+    created_at: str
+    updated_at: str
+    doc: Mapping[str, Any]
+    refs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Append:
+    """One atomic write: events at ``expected_version + 1 ...``, the projection, and entries.
+
+    With no events, the entries are written only if the stream is still at
+    ``expected_version``: a logbook never takes rows after its aggregate moved on unseen.
+    """
+
+    stream_id: str
+    kind: str
+    expected_version: int
+    events: Sequence[NewEvent] = ()
+    projection: ProjectionRow | None = None
+    readings: Sequence[Mapping[str, Any]] = ()
+    steps: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Additive filters and a keyset position for listing one kind, newest first."""
+
+    kind: str
+    limit: int
+    status: str | None = None
+    plan_id: str | None = None
+    subject_id: str | None = None
+    created_from: str | None = None
+    created_before: str | None = None
+    #: ``(created_at, id)`` of the last row of the previous page.
+    after: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    version: int
+    readings_written: int = 0
+    steps_written: int = 0
+
+
+class EventStore(Protocol):
+    """What the record needs from a store; every store passes the same contract suite."""
+
+    def append(self, batch: Append) -> AppendResult:
+        """Write atomically; raise ``ConcurrencyError`` if the stream is not at the expected version."""
+
+    def load(self, stream_id: str) -> list[StoredEvent]:
+        """Every event of a stream, in version order."""
+
+    def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None: ...
+
+    def find(
+        self, kind: str, *, name: str | None = None, refs: Iterable[tuple[str, str]] = ()
+    ) -> list[ProjectionRow]:
+        """Rows of ``kind`` with this name, or referencing any of ``refs``."""
+
+    def page(self, query: ListQuery) -> list[ProjectionRow]: ...
+
+    def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+
+    def form_types(self) -> list[FormType]: ...
+
+    def close(self) -> None: ...
+
+
+class PermitSource(Protocol):
+    """Reads hutch permits from the Personnel Safety System; never writes to it."""
+
+    def permits(self, enclosures: Sequence[EnclosureState]) -> Mapping[str, Permit]:
+        """One :class:`Permit` per enclosure id; a hutch it cannot read must not be permitted."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing; pass ``next`` back as ``cursor`` for the following page."""
+
+    items: list[Any] = field(default_factory=list)
+    next: str | None = None

@@ -1,0 +1,18 @@
+"""The Record: one facade over every use case, named after the spec's tool verbs."""
+
+from __future__ import annotations
+
+from cora_bluesky.application.equipment import EquipmentCommands
+from cora_bluesky.application.procedures import ProcedureCommands
+from cora_bluesky.application.recipes import RecipeCommands
+from cora_bluesky.application.runs import RunCommands
+from cora_bluesky.application.safety import SafetyCommands
+
+
+class Record(RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands):
+    """The beamline's system of record.
+
+    Build one with :func:`cora_bluesky.connect`. Every write decides against the current state
+    and appends atomically; every refusal is a named :class:`~cora_bluesky.errors.CoraError`
+    and writes nothing. Use :meth:`bound` to act for another principal.
+    """

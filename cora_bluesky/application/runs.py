@@ -1,0 +1,240 @@
+"""Run use cases: start behind both gates, steer, hold, end, and keep the reading logbook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from cora_bluesky.application.aggregates import ASSET, CALIBRATION, CLEARANCE, ENCLOSURE, METHOD, PLAN, RUN, SUBJECT
+from cora_bluesky.application.codec import parse_timestamp
+from cora_bluesky.application.core import RecordCore, new_id
+from cora_bluesky.application.ports import Page
+from cora_bluesky.application.schemas import parameter_check
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain import run as r
+from cora_bluesky.domain.calibration import active_revisions
+from cora_bluesky.domain.gates import Permit, enclosure_scope
+from cora_bluesky.domain.run import RunState
+
+
+class RunCommands(RecordCore):
+    def start_run(
+        self,
+        *,
+        name: str,
+        plan_id: str,
+        subject_id: str | None = None,
+        override_parameters: Mapping[str, Any] | None = None,
+        asset_ids: Iterable[str] = (),
+        pinned_calibrations: Iterable[str] | None = None,
+        triggered_by: str | None = None,
+        external_refs: Iterable[Any] = (),
+        raid: str | None = None,
+        campaign_id: str | None = None,
+        run_id: str | None = None,
+    ) -> RunState:
+        """Start a run if both gates open; nothing is written when any guard refuses.
+
+        Parameters
+        ----------
+        name : str
+            What the run is, 1-200 characters.
+        plan_id : str
+            The CORA Plan it executes; its defaults merge with ``override_parameters``.
+        subject_id : str, optional
+            The sample, which must be Mounted or Measured. Dark and flat fields have none.
+        asset_ids : iterable of str
+            Assets bound in addition to the Plan's own.
+        pinned_calibrations : iterable of str, optional
+            Calibration revision ids; by default the active revisions of the run's assets.
+        run_id : str, optional
+            A caller-chosen id (for example one already named in a clearance binding).
+
+        Returns
+        -------
+        RunState
+            The started run, with its resolved ``effective_parameters``.
+        """
+        command = r.StartRun(
+            run_id=run_id or new_id(),
+            name=name,
+            plan_id=plan_id,
+            subject_id=subject_id,
+            raid=raid,
+            override_parameters={} if override_parameters is None else override_parameters,
+            triggered_by=triggered_by,
+            external_refs=tuple(external_refs),
+            campaign_id=campaign_id,
+            pinned_calibrations=None if pinned_calibrations is None else tuple(pinned_calibrations),
+            asset_ids=tuple(asset_ids),
+        )
+        return self._write(
+            RUN, command.run_id, lambda state: r.decide(command, state, self._start_context(command)), "StartRun"
+        )
+
+    def _start_context(self, command: r.StartRun) -> r.StartRunContext:
+        plan = self._view(PLAN, command.plan_id)
+        method = self._view(METHOD, plan.method_id) if plan is not None else None
+        subject = self._view(SUBJECT, command.subject_id)
+        extra = command.asset_ids if isinstance(command.asset_ids, tuple) else ()
+        bound = tuple(dict.fromkeys((plan.asset_ids if plan else ()) + tuple(a for a in extra if isinstance(a, str))))
+        assets = self._asset_chain(bound)
+        scope = enclosure_scope(bound, assets)
+        enclosures = self._views(ENCLOSURE, scope)
+        scope_refs = [("run", command.run_id)] + [("asset", a) for a in bound]
+        if isinstance(command.subject_id, str):
+            scope_refs.append(("subject", command.subject_id))
+        revisions = self._find(CALIBRATION, refs=[("asset", a) for a in bound])
+        pins = command.pinned_calibrations
+        return r.StartRunContext(
+            now=self.now(),
+            plan=plan,
+            method=method,
+            subject=subject,
+            assets=assets,
+            parameter_check=parameter_check(method.parameters_schema) if method else None,
+            clearances=tuple(self._find(CLEARANCE, refs=scope_refs)),
+            enclosures=enclosures,
+            permits=self._read_permits(enclosures),
+            active_calibrations=tuple(sorted(rev.id for rev in active_revisions(revisions).values())),
+            known_calibrations=self._views(CALIBRATION, [p for p in pins or () if isinstance(p, str)]),
+        )
+
+    def _read_permits(self, enclosures: Mapping[str, Any]) -> Mapping[str, Permit]:
+        if not enclosures:
+            return {}
+        if self.permits is None:
+            return {
+                hutch: Permit(hutch, False, "no permit source is configured for this record")
+                for hutch in enclosures
+            }
+        return self.permits.permits(list(enclosures.values()))
+
+    def hold_run(self, run_id: str) -> RunState:
+        """Hold a Running run (no reason: a hold is routine)."""
+        return self._transition(r.HoldRun(run_id), "HoldRun")
+
+    def resume_run(self, run_id: str) -> RunState:
+        """Resume a Held run."""
+        return self._transition(r.ResumeRun(run_id), "ResumeRun")
+
+    def complete_run(self, run_id: str) -> RunState:
+        """Complete a Running run; a held run must be resumed first."""
+        return self._transition(r.CompleteRun(run_id), "CompleteRun")
+
+    def abort_run(self, run_id: str, *, reason: str) -> RunState:
+        """Abort a Running or Held run: something went wrong and the data needs review."""
+        return self._transition(r.AbortRun(run_id, reason), "AbortRun")
+
+    def stop_run(self, run_id: str, *, reason: str) -> RunState:
+        """Stop a Running or Held run early on purpose; data so far is valid."""
+        return self._transition(r.StopRun(run_id, reason), "StopRun")
+
+    def truncate_run(self, run_id: str, *, reason: str, interrupted_at: datetime | None = None) -> RunState:
+        """Close a run that died unwatched, with the best guess of when it really stopped."""
+        return self._transition(r.TruncateRun(run_id, reason, interrupted_at), "TruncateRun")
+
+    def adjust_run(
+        self,
+        run_id: str,
+        *,
+        parameter_patch: Mapping[str, Any],
+        reason: str,
+        decided_by_decision_id: str | None = None,
+    ) -> RunState:
+        """Steer a run mid-flight with an RFC 7396 merge patch, checked against the Method."""
+        command = r.AdjustRun(run_id, parameter_patch, reason, decided_by_decision_id)
+
+        def decide(state: RunState | None) -> tuple:
+            method = self._view(METHOD, state.method_id) if state is not None else None
+            check = parameter_check(method.parameters_schema) if method is not None else None
+            return r.decide(command, state, r.AdjustContext(self.now(), check))
+
+        return self._write(RUN, run_id, decide, "AdjustRun")
+
+    def _transition(self, command: Any, name: str) -> RunState:
+        return self._write(
+            RUN, command.run_id, lambda state: r.decide(command, state, r.At(self.now())), name
+        )
+
+    def append_run_readings(self, run_id: str, readings: Iterable[r.Reading | Mapping[str, Any]]) -> int:
+        """Append a batch of readings; returns how many were new (known ``event_id`` are skipped).
+
+        The first batch opens the run's reading logbook. A bad reading refuses the whole batch.
+        """
+        batch = tuple(_reading(item) for item in readings)
+        command = r.AppendRunReadings(run_id, batch)
+
+        def decide(state: RunState | None) -> tuple:
+            events, rows = r.decide_readings(command, state, r.ReadingsContext(self.now(), new_id()))
+            return events, rows, ()
+
+        return self._execute(RUN, run_id, decide, "AppendRunReading")[1]
+
+    def append_run_reading(
+        self,
+        run_id: str,
+        *,
+        channel_name: str,
+        value: float,
+        sampling_procedure: str,
+        sampled_at: datetime,
+        units: str | None = None,
+        event_id: str | None = None,
+    ) -> int:
+        """Append one reading; see :meth:`append_run_readings`."""
+        reading = r.Reading(event_id or new_id(), channel_name, value, sampling_procedure, sampled_at, units)
+        return self.append_run_readings(run_id, [reading])
+
+    def get_run(self, run_id: str) -> RunState:
+        """The run's current state."""
+        state = self._view(RUN, run_id)
+        if state is None:
+            raise e.RunNotFoundError(f"no run {run_id}", run_id=str(run_id))
+        return state
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        plan_id: str | None = None,
+        subject_id: str | None = None,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Runs, newest first, filtered; pass ``page.next`` as ``cursor`` for the next page."""
+        return self._page(
+            RUN,
+            limit=limit,
+            cursor=cursor,
+            status=status,
+            plan_id=plan_id,
+            subject_id=subject_id,
+            created_from=created_from,
+            created_before=created_before,
+        )
+
+    def list_run_readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The run's readings in ``sampled_at`` order, with their three timestamps."""
+        self.get_run(run_id)
+        rows = self.store.readings(run_id, limit=limit)
+        for row in rows:
+            for key in ("sampled_at", "occurred_at", "recorded_at"):
+                row[key] = parse_timestamp(row[key])
+        return rows
+
+
+def _reading(item: r.Reading | Mapping[str, Any]) -> r.Reading:
+    if isinstance(item, r.Reading):
+        return item
+    if not isinstance(item, Mapping):
+        raise e.InvalidReadingValueError("a reading is a mapping of its fields")
+    fields = dict(item)
+    fields.setdefault("event_id", new_id())
+    fields.setdefault("units", None)
+    try:
+        return r.Reading(**fields)
+    except TypeError as error:
+        raise e.InvalidReadingValueError(f"malformed reading: {error}") from None

@@ -1,0 +1,104 @@
+"""The two start gates: an Active clearance covering the scope, and permitted hutches.
+
+Both are pure decisions over context the application has loaded. The hutch scope is derived
+from the equipment, never declared by a recipe: each bound asset is walked up its containment
+chain and every hutch a level declares joins the scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.clearance import ClearanceState, in_force, references
+from cora_bluesky.domain.equipment import AssetState, EnclosureState, ancestors
+
+
+@dataclass(frozen=True)
+class Permit:
+    """One hutch's permit as read from the Personnel Safety System."""
+
+    enclosure_id: str
+    permitted: bool
+    detail: str = ""
+
+
+def check_clearances(
+    clearances: Sequence[ClearanceState],
+    *,
+    run_id: str,
+    subject_id: str | None,
+    asset_ids: Iterable[str],
+    now: datetime,
+) -> ClearanceState:
+    """Return a clearance in force over the scope, or raise the refusal that says what to do."""
+    assets = tuple(asset_ids)
+    referencing = [c for c in clearances if references(c, run_id, subject_id, assets)]
+    for clearance in referencing:
+        if in_force(clearance, now):
+            return clearance
+    if not referencing:
+        raise e.RunRequiresActiveClearanceError(
+            "no clearance covers this run, its subject or its equipment; register the facility's"
+            " safety form as a clearance bound to one of them and walk it to Active",
+            run_id=run_id,
+            subject_id=subject_id,
+            asset_ids=list(assets),
+        )
+    raise e.RunClearanceCoverageMismatchError(
+        f"{len(referencing)} clearance(s) cover this run but none is in force; finish review,"
+        " activate or renew one of them",
+        count=len(referencing),
+        clearances=[
+            {"id": c.id, "title": c.title, "status": str(c.status)} for c in referencing
+        ],
+    )
+
+
+def enclosure_scope(asset_ids: Iterable[str], assets: Mapping[str, AssetState]) -> tuple[str, ...]:
+    """Hutch ids declared by the bound assets or anything they sit inside, in walk order."""
+    scope: dict[str, None] = {}
+    for asset_id in asset_ids:
+        for level in (asset_id, *ancestors(asset_id, assets)):
+            asset = assets.get(level)
+            if asset is not None and asset.enclosure_id is not None:
+                scope.setdefault(asset.enclosure_id)
+    return tuple(scope)
+
+
+def check_enclosures(
+    scope: Sequence[str],
+    enclosures: Mapping[str, EnclosureState],
+    permits: Mapping[str, Permit],
+) -> None:
+    """Refuse unless every hutch in ``scope`` is permitted; a hutch with no reading fails."""
+    if not scope:
+        return
+
+    def name(enclosure_id: str) -> str:
+        enclosure = enclosures.get(enclosure_id)
+        return enclosure.name if enclosure is not None else enclosure_id
+
+    failing = [hutch for hutch in scope if not (permits.get(hutch) and permits[hutch].permitted)]
+    if not failing:
+        return
+    details = {
+        name(hutch): (permits[hutch].detail if hutch in permits else "no permit reading")
+        for hutch in failing
+    }
+    explained = "; ".join(f"{hutch}: {why}" for hutch, why in details.items())
+    if len(failing) == len(scope):
+        raise e.RunRequiresPermittedEnclosureError(
+            f"no hutch in this run's scope is permitted ({explained}); search and secure it",
+            hutches=[name(h) for h in failing],
+            details=details,
+        )
+    raise e.RunEnclosureCoverageMismatchError(
+        f"hutch(es) {', '.join(name(h) for h in failing)} not permitted ({explained});"
+        " search and secure them before starting",
+        hutches=[name(h) for h in failing],
+        permitted=[name(h) for h in scope if h not in failing],
+        details=details,
+    )

@@ -1,0 +1,199 @@
+"""Recipe: Methods (what a technique needs and accepts) and Plans (how a beamline runs it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Callable, Mapping
+
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.values import At, distinct_texts, json_object, text
+
+
+class PlanStatus(StrEnum):
+    ACTIVE = "Active"
+    DEPRECATED = "Deprecated"
+
+
+@dataclass(frozen=True)
+class MethodState:
+    id: str
+    name: str
+    parameters_schema: Mapping[str, Any] | None
+    needed_families: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanState:
+    id: str
+    name: str
+    method_id: str
+    default_parameters: Mapping[str, Any]
+    asset_ids: tuple[str, ...]
+    status: PlanStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RegisterMethod:
+    method_id: str
+    name: str
+    parameters_schema: Mapping[str, Any] | None = None
+    needed_families: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MethodRegistered:
+    method_id: str
+    name: str
+    parameters_schema: Mapping[str, Any] | None
+    needed_families: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RegisterPlan:
+    plan_id: str
+    name: str
+    method_id: str
+    default_parameters: Mapping[str, Any]
+    asset_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeprecatePlan:
+    plan_id: str
+
+
+@dataclass(frozen=True)
+class PlanRegistered:
+    plan_id: str
+    name: str
+    method_id: str
+    default_parameters: Mapping[str, Any]
+    asset_ids: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanDeprecated:
+    plan_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MethodContext(At):
+    names_taken: frozenset[str]
+    #: Returns the problems with a proposed schema (empty when it is a valid JSON Schema).
+    schema_problems: Callable[[Mapping[str, Any]], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class PlanContext(At):
+    names_taken: frozenset[str]
+    method: MethodState | None
+    known_asset_ids: frozenset[str]
+
+
+initial_state = None
+
+
+def is_terminal(state: PlanState | MethodState | None) -> bool:
+    return isinstance(state, PlanState) and state.status is PlanStatus.DEPRECATED
+
+
+def decide_method(command: RegisterMethod, state: MethodState | None, ctx: MethodContext) -> tuple:
+    """Register a method; its schema, when given, must be a valid JSON Schema object."""
+    if not isinstance(command, RegisterMethod):
+        raise TypeError(f"not a method command: {command!r}")
+    if state is not None:
+        raise e.MethodAlreadyExistsError(
+            f"method {command.method_id} already exists", method_id=command.method_id
+        )
+    name = text(command.name, e.InvalidMethodNameError, what="name", high=200)
+    if name in ctx.names_taken:
+        raise e.MethodAlreadyExistsError(f"a method named {name!r} exists", name=name)
+    schema = None
+    if command.parameters_schema is not None:
+        schema = json_object(
+            command.parameters_schema, e.InvalidMethodSchemaError, what="parameters_schema"
+        )
+        problems = ctx.schema_problems(schema)
+        if problems:
+            raise e.InvalidMethodSchemaError(
+                f"parameters_schema is not a valid JSON Schema: {problems[0]}",
+                problems=list(problems),
+            )
+    families = distinct_texts(
+        command.needed_families, e.InvalidMethodFamiliesError, what="needed_families", high=100
+    )
+    return (MethodRegistered(command.method_id, name, schema, families, ctx.now),)
+
+
+def evolve_method(state: MethodState | None, event: MethodRegistered) -> MethodState:
+    return MethodState(
+        id=event.method_id,
+        name=event.name,
+        parameters_schema=event.parameters_schema,
+        needed_families=event.needed_families,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+    )
+
+
+def decide_plan(command, state: PlanState | None, ctx: At) -> tuple:
+    """Register or deprecate a plan."""
+    if isinstance(command, RegisterPlan):
+        if state is not None:
+            raise e.PlanAlreadyExistsError(
+                f"plan {command.plan_id} already exists", plan_id=command.plan_id
+            )
+        assert isinstance(ctx, PlanContext)
+        name = text(command.name, e.InvalidPlanNameError, what="name", high=200)
+        if name in ctx.names_taken:
+            raise e.PlanAlreadyExistsError(f"a plan named {name!r} exists", name=name)
+        if ctx.method is None:
+            raise e.MethodNotFoundError(
+                f"no method {command.method_id}; register it first", method_id=command.method_id
+            )
+        defaults = json_object(
+            command.default_parameters, e.InvalidPlanParametersError, what="default_parameters"
+        )
+        assets = distinct_texts(command.asset_ids, e.AssetNotFoundError, what="asset_ids", high=100)
+        unknown = [asset for asset in assets if asset not in ctx.known_asset_ids]
+        if unknown:
+            raise e.AssetNotFoundError(f"no asset {unknown[0]}", asset_id=unknown[0])
+        return (PlanRegistered(command.plan_id, name, ctx.method.id, defaults, assets, ctx.now),)
+    if state is None:
+        raise e.PlanNotFoundError(f"no plan {command.plan_id}", plan_id=command.plan_id)
+    if isinstance(command, DeprecatePlan):
+        if state.status is not PlanStatus.ACTIVE:
+            raise e.PlanCannotDeprecateError(f"plan {state.name} is already deprecated", plan_id=state.id)
+        return (PlanDeprecated(state.id, ctx.now),)
+    raise TypeError(f"not a plan command: {command!r}")
+
+
+def evolve_plan(state: PlanState | None, event) -> PlanState:
+    if isinstance(event, PlanRegistered):
+        return PlanState(
+            id=event.plan_id,
+            name=event.name,
+            method_id=event.method_id,
+            default_parameters=event.default_parameters,
+            asset_ids=event.asset_ids,
+            status=PlanStatus.ACTIVE,
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+    assert state is not None
+    if isinstance(event, PlanDeprecated):
+        return replace(state, status=PlanStatus.DEPRECATED, updated_at=event.occurred_at)
+    raise TypeError(f"not a plan event: {event!r}")
+
+
+METHOD_EVENTS = (MethodRegistered,)
+PLAN_EVENTS = (PlanRegistered, PlanDeprecated)

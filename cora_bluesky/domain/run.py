@@ -1,0 +1,595 @@
+"""Run: one execution of a Plan that leaves a dataset of record.
+
+Transitions (``TRANSITIONS`` below is what :func:`decide` consults)::
+
+    start_run     (none)            -> Running     guards: see :func:`decide_start`
+    hold_run      Running           -> Held
+    resume_run    Held              -> Running
+    complete_run  Running           -> Completed
+    abort_run     Running | Held    -> Aborted     reason
+    stop_run      Running | Held    -> Stopped     reason
+    truncate_run  Running | Held    -> Truncated   reason, optional interrupted_at
+    adjust_run    Running | Held    (unchanged)    reason, RFC 7396 patch
+
+Every transition is strict: repeating one raises instead of doing nothing, so the stream never
+holds a "did nothing" entry. Terminal states absorb every command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Mapping
+
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.calibration import CalibrationState
+from cora_bluesky.domain.clearance import ClearanceState
+from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
+from cora_bluesky.domain.gates import Permit, check_clearances, check_enclosures, enclosure_scope
+from cora_bluesky.domain.merge_patch import merge_patch
+from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
+from cora_bluesky.domain.subject import MEASURABLE, SubjectState
+from cora_bluesky.domain.values import (
+    At,
+    ExternalRef,
+    ParameterCheck,
+    distinct_texts,
+    entry_id,
+    finite_number,
+    interruption,
+    json_object,
+    optional_text,
+    reason,
+    sampled_at,
+    text,
+)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "Running"
+    HELD = "Held"
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+    STOPPED = "Stopped"
+    TRUNCATED = "Truncated"
+
+
+R = RunStatus
+TERMINAL = frozenset({R.COMPLETED, R.ABORTED, R.STOPPED, R.TRUNCATED})
+
+#: The discriminators a reading row may carry (SOSA sampling procedures).
+SAMPLING_PROCEDURES = frozenset({"baseline", "monitor"})
+
+#: Shape of a reading row, recorded when the logbook opens.
+READING_SCHEMA = "run-reading/v1"
+
+
+@dataclass(frozen=True)
+class RunState:
+    id: str
+    name: str
+    plan_id: str
+    method_id: str
+    subject_id: str | None
+    raid: str | None
+    status: RunStatus
+    asset_ids: tuple[str, ...]
+    override_parameters: Mapping[str, Any]
+    effective_parameters: Mapping[str, Any]
+    triggered_by: str | None
+    external_refs: tuple[ExternalRef, ...]
+    campaign_id: str | None
+    pinned_calibrations: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    reading_logbook_id: str | None = None
+    adjustment_count: int = 0
+    last_adjusted_at: datetime | None = None
+    last_reason: str | None = None
+    interrupted_at: datetime | None = None
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRun:
+    run_id: str
+    name: str
+    plan_id: str
+    subject_id: str | None = None
+    raid: str | None = None
+    override_parameters: Mapping[str, Any] = field(default_factory=dict)
+    triggered_by: str | None = None
+    external_refs: tuple[Any, ...] = ()
+    campaign_id: str | None = None
+    #: ``None`` pins the active revisions of the run's assets (AsShot).
+    pinned_calibrations: tuple[str, ...] | None = None
+    #: Assets bound in addition to the Plan's own.
+    asset_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HoldRun:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ResumeRun:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class CompleteRun:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class AbortRun:
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StopRun:
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TruncateRun:
+    run_id: str
+    reason: str
+    interrupted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AdjustRun:
+    run_id: str
+    parameter_patch: Mapping[str, Any]
+    reason: str
+    decided_by_decision_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading offered to the run's logbook."""
+
+    event_id: str
+    channel_name: str
+    value: float
+    sampling_procedure: str
+    sampled_at: datetime
+    units: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendRunReadings:
+    run_id: str
+    readings: tuple[Reading, ...]
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    name: str
+    plan_id: str
+    method_id: str
+    subject_id: str | None
+    raid: str | None
+    asset_ids: tuple[str, ...]
+    override_parameters: Mapping[str, Any]
+    effective_parameters: Mapping[str, Any]
+    triggered_by: str | None
+    external_refs: tuple[ExternalRef, ...]
+    campaign_id: str | None
+    pinned_calibrations: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunHeld:
+    run_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunResumed:
+    run_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunCompleted:
+    run_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunAborted:
+    run_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunStopped:
+    run_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunTruncated:
+    run_id: str
+    reason: str
+    interrupted_at: datetime | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunAdjusted:
+    run_id: str
+    parameter_patch: Mapping[str, Any]
+    effective_parameters: Mapping[str, Any]
+    reason: str
+    decided_by_decision_id: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunReadingLogbookOpened:
+    run_id: str
+    logbook_id: str
+    schema: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunReading:
+    """A row of the reading logbook; written beside the stream, never as an event on it."""
+
+    event_id: str
+    run_id: str
+    logbook_id: str
+    channel_name: str
+    value: float
+    units: str | None
+    sampling_procedure: str
+    sampled_at: datetime
+    occurred_at: datetime
+
+
+# --- contexts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRunContext(At):
+    """Everything the start guards read, loaded by the application before deciding."""
+
+    plan: PlanState | None
+    method: MethodState | None
+    #: ``None`` when the command names no subject or the subject is unknown.
+    subject: SubjectState | None
+    #: The bound assets and every asset above them in the containment chain.
+    assets: Mapping[str, AssetState]
+    #: Checks effective parameters; ``None`` when the Method declares no schema.
+    parameter_check: ParameterCheck | None
+    #: Clearances that may reference the run's scope (re-checked here).
+    clearances: tuple[ClearanceState, ...]
+    enclosures: Mapping[str, EnclosureState]
+    permits: Mapping[str, Permit]
+    #: Active revisions for the bound assets, pinned when the command pins nothing.
+    active_calibrations: tuple[str, ...] = ()
+    #: Revisions named by explicit pins that the record holds.
+    known_calibrations: Mapping[str, CalibrationState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdjustContext(At):
+    parameter_check: ParameterCheck | None
+
+
+@dataclass(frozen=True)
+class ReadingsContext(At):
+    #: The id to use if this append opens the logbook.
+    new_logbook_id: str
+
+
+#: command -> (allowed source statuses, refusal)
+TRANSITIONS = {
+    HoldRun: (frozenset({R.RUNNING}), e.RunCannotHoldError),
+    ResumeRun: (frozenset({R.HELD}), e.RunCannotResumeError),
+    CompleteRun: (frozenset({R.RUNNING}), e.RunCannotCompleteError),
+    AbortRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotAbortError),
+    StopRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotStopError),
+    TruncateRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotTruncateError),
+    AdjustRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotAdjustError),
+    AppendRunReadings: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
+}
+
+#: event -> the status it leaves the run in
+TARGET = {
+    RunHeld: R.HELD,
+    RunResumed: R.RUNNING,
+    RunCompleted: R.COMPLETED,
+    RunAborted: R.ABORTED,
+    RunStopped: R.STOPPED,
+    RunTruncated: R.TRUNCATED,
+}
+
+#: reason-carrying command -> its reason's refusal
+REASON_ERRORS = {
+    AbortRun: e.InvalidRunAbortReasonError,
+    StopRun: e.InvalidRunStopReasonError,
+    TruncateRun: e.InvalidRunTruncateReasonError,
+    AdjustRun: e.InvalidRunAdjustReasonError,
+}
+
+initial_state = None
+
+
+def is_terminal(state: RunState | None) -> bool:
+    return state is not None and state.status in TERMINAL
+
+
+def decide(command, state: RunState | None, ctx: At) -> tuple:
+    """Decide any run command except reading appends (see :func:`decide_readings`)."""
+    if isinstance(command, StartRun):
+        assert isinstance(ctx, StartRunContext)
+        return decide_start(command, state, ctx)
+    if state is None:
+        raise e.RunNotFoundError(f"no run {command.run_id}", run_id=str(command.run_id))
+    why = reason(command.reason, REASON_ERRORS[type(command)]) if type(command) in REASON_ERRORS else None
+    sources, refusal = TRANSITIONS[type(command)]
+    if state.status not in sources:
+        raise refusal(f"run {state.name!r} is {state.status}", run_id=state.id, status=str(state.status))
+    now = ctx.now
+    match command:
+        case HoldRun():
+            return (RunHeld(state.id, now),)
+        case ResumeRun():
+            return (RunResumed(state.id, now),)
+        case CompleteRun():
+            return (RunCompleted(state.id, now),)
+        case AbortRun():
+            return (RunAborted(state.id, why, now),)
+        case StopRun():
+            return (RunStopped(state.id, why, now),)
+        case TruncateRun():
+            when = interruption(
+                command.interrupted_at,
+                started_at=state.created_at,
+                now=now,
+                error=e.InvalidRunInterruptedAtError,
+            )
+            return (RunTruncated(state.id, why, when, now),)
+        case AdjustRun():
+            assert isinstance(ctx, AdjustContext)
+            return (_adjust(command, state, why, ctx),)
+    raise TypeError(f"not a run command: {command!r}")
+
+
+def _adjust(command: AdjustRun, state: RunState, why: str, ctx: AdjustContext) -> RunAdjusted:
+    patch = json_object(command.parameter_patch, e.InvalidRunAdjustPatchError, what="parameter_patch")
+    if not patch:
+        raise e.InvalidRunAdjustPatchError("parameter_patch is empty: nothing to adjust")
+    decision = optional_text(
+        command.decided_by_decision_id, e.InvalidRunDecisionIdError, what="decided_by_decision_id", high=200
+    )
+    effective = merge_patch(state.effective_parameters, patch)
+    if ctx.parameter_check is not None:
+        violations = ctx.parameter_check(effective)
+        if violations:
+            raise e.InvalidRunAdjustSchemaError(
+                f"the adjusted parameters break the Method's schema: {violations[0]}",
+                violations=list(violations),
+            )
+    return RunAdjusted(state.id, patch, effective, why, decision, ctx.now)
+
+
+def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext) -> tuple:
+    """The start guards, in the order an operator can most usefully act on them."""
+    if state is not None:
+        raise e.RunAlreadyExistsError(f"run {command.run_id} already exists", run_id=command.run_id)
+    name = text(command.name, e.InvalidRunNameError, what="name", high=200)
+    raid = optional_text(command.raid, e.InvalidRunRaidError, what="raid", high=255)
+    triggered_by = optional_text(command.triggered_by, e.InvalidRunTriggeredByError, what="triggered_by", high=200)
+    campaign = optional_text(command.campaign_id, e.InvalidRunCampaignIdError, what="campaign_id", high=100)
+    if isinstance(command.external_refs, (str, Mapping)):
+        raise e.InvalidRunExternalRefError("external_refs must be a list of (scheme, id) pairs")
+    refs = tuple(dict.fromkeys(ExternalRef.parse(ref, e.InvalidRunExternalRefError) for ref in command.external_refs))
+
+    plan = ctx.plan
+    if plan is None:
+        raise e.PlanNotFoundError(
+            f"no plan {command.plan_id}; register the plan before running it", plan_id=str(command.plan_id)
+        )
+    if plan.status is PlanStatus.DEPRECATED:
+        raise e.PlanDeprecatedError(f"plan {plan.name!r} is deprecated", plan_id=plan.id)
+    method = ctx.method
+    if method is None or method.id != plan.method_id:
+        raise e.MethodNotFoundError(f"plan {plan.name!r} names no known method", method_id=plan.method_id)
+
+    if command.subject_id is not None:
+        subject = ctx.subject
+        if subject is None:
+            raise e.SubjectNotFoundError(f"no subject {command.subject_id}", subject_id=str(command.subject_id))
+        if subject.status not in MEASURABLE:
+            raise e.SubjectNotMountableError(
+                f"subject {subject.name!r} is {subject.status}; mount it first",
+                subject_id=subject.id,
+                status=str(subject.status),
+            )
+
+    extra = distinct_texts(command.asset_ids, e.AssetNotFoundError, what="asset_ids", high=100)
+    bound = tuple(dict.fromkeys(plan.asset_ids + extra))
+    _check_assets(bound, ctx.assets)
+    _check_capabilities(bound, method, ctx.assets)
+
+    overrides = json_object(command.override_parameters, e.InvalidRunParametersError, what="override_parameters")
+    effective = merge_patch(plan.default_parameters, overrides)
+    if ctx.parameter_check is not None:
+        violations = ctx.parameter_check(effective)
+        if violations:
+            raise e.InvalidRunParametersError(
+                f"parameters break the Method's schema: {violations[0]}", violations=list(violations)
+            )
+
+    pinned = _pins(command.pinned_calibrations, ctx)
+
+    check_clearances(
+        ctx.clearances, run_id=command.run_id, subject_id=command.subject_id, asset_ids=bound, now=ctx.now
+    )
+    check_enclosures(enclosure_scope(bound, ctx.assets), ctx.enclosures, ctx.permits)
+
+    return (
+        RunStarted(
+            run_id=command.run_id,
+            name=name,
+            plan_id=plan.id,
+            method_id=method.id,
+            subject_id=command.subject_id,
+            raid=raid,
+            asset_ids=bound,
+            override_parameters=overrides,
+            effective_parameters=effective,
+            triggered_by=triggered_by,
+            external_refs=refs,
+            campaign_id=campaign,
+            pinned_calibrations=pinned,
+            occurred_at=ctx.now,
+        ),
+    )
+
+
+def _check_assets(bound: tuple[str, ...], assets: Mapping[str, AssetState]) -> None:
+    unknown = [asset for asset in bound if asset not in assets]
+    if unknown:
+        raise e.AssetNotFoundError(f"no asset {unknown[0]}", asset_id=unknown[0])
+    retired = [assets[a].name for a in bound if assets[a].status is AssetStatus.DECOMMISSIONED]
+    if retired:
+        raise e.RunAssetDecommissionedError(
+            f"asset(s) {', '.join(retired)} are decommissioned", assets=retired
+        )
+
+
+def _check_capabilities(bound: tuple[str, ...], method: MethodState, assets: Mapping[str, AssetState]) -> None:
+    present = {assets[a].family for a in bound}
+    missing = [family for family in method.needed_families if family not in present]
+    if missing:
+        raise e.RunCapabilitiesNotSatisfiedError(
+            f"method {method.name!r} needs asset families {', '.join(missing)} that none of the"
+            " run's assets provide",
+            missing_families=missing,
+        )
+
+
+def _pins(requested: tuple[str, ...] | None, ctx: StartRunContext) -> tuple[str, ...]:
+    if requested is None:
+        return tuple(ctx.active_calibrations)
+    pins = distinct_texts(requested, e.InvalidPinnedCalibrationsError, what="pinned_calibrations", high=100)
+    unknown = [pin for pin in pins if pin not in ctx.known_calibrations]
+    if unknown:
+        raise e.InvalidPinnedCalibrationsError(
+            f"no calibration revision {unknown[0]}", unknown=unknown
+        )
+    return pins
+
+
+def decide_readings(
+    command: AppendRunReadings, state: RunState | None, ctx: ReadingsContext
+) -> tuple[tuple, tuple[RunReading, ...]]:
+    """Validate a batch of readings; returns the events (a lazy logbook open) and the rows."""
+    if state is None:
+        raise e.RunNotFoundError(f"no run {command.run_id}", run_id=str(command.run_id))
+    sources, refusal = TRANSITIONS[AppendRunReadings]
+    if state.status not in sources:
+        raise refusal(
+            f"run {state.name!r} is {state.status}; its reading logbook is closed",
+            run_id=state.id,
+            status=str(state.status),
+        )
+    events: tuple = ()
+    logbook = state.reading_logbook_id
+    if logbook is None and command.readings:
+        logbook = ctx.new_logbook_id
+        events = (RunReadingLogbookOpened(state.id, logbook, READING_SCHEMA, ctx.now),)
+    rows = tuple(_reading_row(reading, state.id, logbook, ctx) for reading in command.readings)
+    return events, rows
+
+
+def _reading_row(reading: Reading, run_id: str, logbook: str, ctx: At) -> RunReading:
+    procedure = reading.sampling_procedure
+    if procedure not in SAMPLING_PROCEDURES:
+        raise e.InvalidSamplingProcedureError(
+            f"sampling_procedure must be one of {sorted(SAMPLING_PROCEDURES)}, got {procedure!r}",
+            sampling_procedure=str(procedure),
+        )
+    return RunReading(
+        event_id=entry_id(reading.event_id, e.InvalidEntryIdError),
+        run_id=run_id,
+        logbook_id=logbook,
+        channel_name=text(reading.channel_name, e.InvalidChannelNameError, what="channel_name", high=255),
+        value=finite_number(reading.value, e.InvalidReadingValueError, what="value"),
+        units=optional_text(reading.units, e.InvalidReadingUnitsError, what="units", high=64),
+        sampling_procedure=procedure,
+        sampled_at=sampled_at(reading.sampled_at, now=ctx.now, error=e.InvalidReadingSampledAtError),
+        occurred_at=ctx.now,
+    )
+
+
+def evolve(state: RunState | None, event) -> RunState:
+    if isinstance(event, RunStarted):
+        return RunState(
+            id=event.run_id,
+            name=event.name,
+            plan_id=event.plan_id,
+            method_id=event.method_id,
+            subject_id=event.subject_id,
+            raid=event.raid,
+            status=R.RUNNING,
+            asset_ids=event.asset_ids,
+            override_parameters=event.override_parameters,
+            effective_parameters=event.effective_parameters,
+            triggered_by=event.triggered_by,
+            external_refs=event.external_refs,
+            campaign_id=event.campaign_id,
+            pinned_calibrations=event.pinned_calibrations,
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+    assert state is not None
+    if isinstance(event, RunAdjusted):
+        return replace(
+            state,
+            effective_parameters=event.effective_parameters,
+            adjustment_count=state.adjustment_count + 1,
+            last_adjusted_at=event.occurred_at,
+            updated_at=event.occurred_at,
+        )
+    if isinstance(event, RunReadingLogbookOpened):
+        return replace(state, reading_logbook_id=event.logbook_id, updated_at=event.occurred_at)
+    changes: dict[str, Any] = {"status": TARGET[type(event)], "updated_at": event.occurred_at}
+    if isinstance(event, (RunAborted, RunStopped, RunTruncated)):
+        changes["last_reason"] = event.reason
+    if isinstance(event, RunTruncated):
+        changes["interrupted_at"] = event.interrupted_at
+    return replace(state, **changes)
+
+
+EVENTS = (
+    RunStarted,
+    RunHeld,
+    RunResumed,
+    RunCompleted,
+    RunAborted,
+    RunStopped,
+    RunTruncated,
+    RunAdjusted,
+    RunReadingLogbookOpened,
+)

@@ -1,0 +1,195 @@
+"""Value objects and the checks every decider shares."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping
+
+from cora_bluesky.domain.errors import CoraError, InvalidTimestampError
+
+#: How far a producer's clock may run ahead of the record's before a time is "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
+
+#: Largest serialised JSON document the record accepts in a parameter set or payload.
+MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+
+
+def text(
+    value: Any,
+    error: type[CoraError],
+    *,
+    what: str,
+    high: int,
+    low: int = 1,
+) -> str:
+    """Return ``value`` trimmed, or raise ``error`` if it is not text of ``low``-``high`` chars."""
+    if not isinstance(value, str):
+        raise error(f"{what} must be text, got {type(value).__name__}", field=what)
+    trimmed = value.strip()
+    if not low <= len(trimmed) <= high:
+        raise error(
+            f"{what} must be {low}-{high} characters after trimming, got {len(trimmed)}",
+            field=what,
+            length=len(trimmed),
+        )
+    if "\x00" in trimmed:
+        raise error(f"{what} must not contain NUL characters", field=what)
+    return trimmed
+
+
+def optional_text(value: Any, error: type[CoraError], *, what: str, high: int) -> str | None:
+    """Like :func:`text`, but ``None`` passes through."""
+    return None if value is None else text(value, error, what=what, high=high)
+
+
+def reason(value: Any, error: type[CoraError]) -> str:
+    """A required free-form reason: trimmed text of 1-500 characters."""
+    return text(value, error, what="reason", high=500)
+
+
+def distinct_texts(
+    values: Iterable[Any], error: type[CoraError], *, what: str, high: int
+) -> tuple[str, ...]:
+    """Trim every entry and refuse duplicates; order is kept."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise error(f"{what} must be a list of texts", field=what)
+    seen: dict[str, None] = {}
+    for value in values:
+        item = text(value, error, what=what, high=high)
+        if item in seen:
+            raise error(f"{what} lists {item!r} twice", field=what, duplicate=item)
+        seen[item] = None
+    return tuple(seen)
+
+
+def instant(value: Any, error: type[CoraError] = InvalidTimestampError, *, what: str) -> datetime:
+    """Refuse anything but a time-zone-aware :class:`datetime`."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise error(f"{what} must be a datetime with a time zone", field=what)
+    return value
+
+
+def finite_number(value: Any, error: type[CoraError], *, what: str) -> float:
+    """Return ``value`` as a float, refusing booleans, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(f"{what} must be a number, got {type(value).__name__}", field=what)
+    number = float(value)
+    if not math.isfinite(number):
+        raise error(f"{what} must be finite, got {value!r}", field=what)
+    return number
+
+
+def json_problem(value: Any, *, depth: int = 0) -> str | None:
+    """Describe the first reason ``value`` is not plain, finite JSON, or return ``None``."""
+    if depth > MAX_JSON_DEPTH:
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    if isinstance(value, int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"non-finite number {value!r}"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"key {key!r} is not text"
+            problem = json_problem(item, depth=depth + 1)
+            if problem:
+                return f"{key}: {problem}"
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = json_problem(item, depth=depth + 1)
+            if problem:
+                return f"[{index}]: {problem}"
+        return None
+    return f"unsupported value of type {type(value).__name__}"
+
+
+def json_object(value: Any, error: type[CoraError], *, what: str) -> dict[str, Any]:
+    """Return a deep copy of ``value`` if it is a bounded, finite JSON object."""
+    if not isinstance(value, Mapping):
+        raise error(f"{what} must be a JSON object", field=what)
+    problem = json_problem(value)
+    if problem:
+        raise error(f"{what} is not valid JSON: {problem}", field=what, problem=problem)
+    encoded = json.dumps(value, allow_nan=False)
+    if len(encoded.encode()) > MAX_JSON_BYTES:
+        raise error(f"{what} is larger than {MAX_JSON_BYTES} bytes", field=what)
+    return json.loads(encoded)
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """An anti-corruption reference to an upstream concept (proposal, ESAF, session)."""
+
+    scheme: str
+    id: str
+
+    @classmethod
+    def parse(cls, value: Any, error: type[CoraError]) -> "ExternalRef":
+        """Build from an ``ExternalRef``, a ``(scheme, id)`` pair or a mapping."""
+        if isinstance(value, ExternalRef):
+            scheme, ident = value.scheme, value.id
+        elif isinstance(value, Mapping):
+            scheme, ident = value.get("scheme"), value.get("id")
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            scheme, ident = value
+        else:
+            raise error("an external reference is a (scheme, id) pair", field="external_refs")
+        return cls(
+            text(scheme, error, what="external_refs.scheme", high=50),
+            text(ident, error, what="external_refs.id", high=200),
+        )
+
+
+#: Checks effective parameters against a Method's schema; returns the violations found.
+ParameterCheck = Callable[[Mapping[str, Any]], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class At:
+    """The context of a command that needs nothing but the record's clock."""
+
+    now: datetime
+
+
+def interruption(
+    value: Any, *, started_at: datetime, now: datetime, error: type[CoraError]
+) -> datetime | None:
+    """Validate an operator's guess at when work really died: zoned, after start, not ahead."""
+    if value is None:
+        return None
+    instant(value, error, what="interrupted_at")
+    if value > now:
+        raise error(
+            f"interrupted_at {value.isoformat()} is in the future (now {now.isoformat()})",
+            interrupted_at=value.isoformat(),
+        )
+    if value < started_at:
+        raise error(
+            f"interrupted_at {value.isoformat()} is before the start at {started_at.isoformat()}",
+            interrupted_at=value.isoformat(),
+            started_at=started_at.isoformat(),
+        )
+    return value
+
+
+def sampled_at(value: Any, *, now: datetime, error: type[CoraError]) -> datetime:
+    """A field timestamp: zoned and not further ahead of the record's clock than the skew."""
+    instant(value, error, what="sampled_at")
+    if value > now + CLOCK_SKEW:
+        raise error(
+            f"sampled_at {value.isoformat()} is in the future (now {now.isoformat()})",
+            sampled_at=value.isoformat(),
+        )
+    return value
+
+
+def entry_id(value: Any, error: type[CoraError]) -> str:
+    """A producer-supplied idempotency key for a logbook entry."""
+    return text(value, error, what="event_id", high=100)

@@ -1,0 +1,1 @@
+"""Permit sources: where hutch permits are read from."""

@@ -1,0 +1,342 @@
+"""The embedded store: one SQLite file in WAL mode, safe with several writing processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
+from cora_bluesky.storage.sqlite_schema import MIGRATIONS
+
+_PROJECTION_COLUMNS = "kind, id, version, status, name, plan_id, subject_id, created_at, updated_at, doc"
+_READING_COLUMNS = (
+    "event_id, run_id, logbook_id, actor_id, command_name, channel_name, value, units,"
+    " sampling_procedure, sampled_at, occurred_at, correlation_id, causation_id, recorded_at"
+)
+_STEP_COLUMNS = (
+    "event_id, procedure_id, logbook_id, actor_id, command_name, step_kind, payload, sampled_at,"
+    " occurred_at, correlation_id, causation_id, recorded_at"
+)
+_REF_CHUNK = 400
+
+
+def _recorded_at() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class SQLiteStore:
+    """An :class:`~cora_bluesky.application.ports.EventStore` over one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file (created with its schema when missing), or ``":memory:"``.
+    timeout : float
+        Seconds to wait for another process's write lock before giving up.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise e.StoreError(f"cannot open SQLite database {self.path}: {error}", path=self.path) from None
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # --- schema -------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            version = self.schema_version
+            if version > len(MIGRATIONS):
+                raise e.StoreError(
+                    f"{self.path} has schema version {version}; this cora-bluesky knows up to"
+                    f" {len(MIGRATIONS)}: upgrade cora-bluesky",
+                    schema_version=version,
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+            self._conn.executemany(
+                "INSERT INTO clearance_form_types (code, facility, name) VALUES (?, ?, ?)"
+                " ON CONFLICT (code) DO NOTHING",
+                [(f.code, f.facility, f.name) for f in BASELINE_FORM_TYPES],
+            )
+
+    class _Tx:
+        def __init__(self, store: "SQLiteStore") -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            try:
+                self.store._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                self.store._lock.release()
+                raise e.StoreError(f"the record is busy or unavailable: {error}") from None
+            return self.store._conn
+
+        def __exit__(self, kind, error, tb) -> None:
+            try:
+                self.store._conn.execute("ROLLBACK" if kind else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _transaction(self) -> "_Tx":
+        return self._Tx(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def append(self, batch: Append) -> AppendResult:
+        recorded = _recorded_at()
+        try:
+            with self._transaction() as conn:
+                current = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (batch.stream_id,)
+                ).fetchone()[0]
+                if current != batch.expected_version:
+                    raise e.ConcurrencyError(
+                        f"stream {batch.stream_id} is at version {current}, not {batch.expected_version}",
+                        stream_id=batch.stream_id,
+                    )
+                conn.executemany(
+                    "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload,"
+                    " occurred_at, recorded_at, actor, correlation_id, causation_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            batch.stream_id,
+                            batch.expected_version + offset,
+                            batch.kind,
+                            event.event_id,
+                            event.event_type,
+                            json.dumps(event.payload, allow_nan=False),
+                            event.occurred_at,
+                            recorded,
+                            event.actor,
+                            event.correlation_id,
+                            event.causation_id,
+                        )
+                        for offset, event in enumerate(batch.events, start=1)
+                    ],
+                )
+                if batch.projection is not None:
+                    self._project(conn, batch.projection)
+                readings = self._entries(conn, "entries_run_readings", _READING_COLUMNS, batch.readings, recorded)
+                steps = self._entries(
+                    conn, "entries_operation_procedure_steps", _STEP_COLUMNS, batch.steps, recorded
+                )
+        except sqlite3.IntegrityError as error:
+            if "events.stream_id, events.version" in str(error):
+                raise e.ConcurrencyError(
+                    f"stream {batch.stream_id} was appended to concurrently", stream_id=batch.stream_id
+                ) from None
+            raise e.StoreConstraintError(f"the store refused the write: {error}") from None
+        except (ValueError, TypeError) as error:
+            raise e.StoreConstraintError(f"the store refused the write: {error}") from None
+        except sqlite3.OperationalError as error:
+            raise e.StoreError(f"the record is busy or unavailable: {error}") from None
+        return AppendResult(batch.expected_version + len(batch.events), readings, steps)
+
+    def _project(self, conn: sqlite3.Connection, row: ProjectionRow) -> None:
+        conn.execute(
+            f"INSERT INTO projections ({_PROJECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, status = excluded.status,"
+            " name = excluded.name, plan_id = excluded.plan_id, subject_id = excluded.subject_id,"
+            " updated_at = excluded.updated_at, doc = excluded.doc",
+            (
+                row.kind,
+                row.id,
+                row.version,
+                row.status,
+                row.name,
+                row.plan_id,
+                row.subject_id,
+                row.created_at,
+                row.updated_at,
+                json.dumps(row.doc, allow_nan=False),
+            ),
+        )
+        conn.execute("DELETE FROM projection_refs WHERE kind = ? AND id = ?", (row.kind, row.id))
+        conn.executemany(
+            "INSERT INTO projection_refs (ref_kind, ref_id, kind, id) VALUES (?, ?, ?, ?)",
+            [(ref_kind, ref_id, row.kind, row.id) for ref_kind, ref_id in row.refs],
+        )
+
+    @staticmethod
+    def _entries(
+        conn: sqlite3.Connection, table: str, columns: str, rows: Sequence[dict[str, Any]], recorded: str
+    ) -> int:
+        if not rows:
+            return 0
+        names = [name.strip() for name in columns.split(",")]
+        before = conn.total_changes
+        conn.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
+            " ON CONFLICT (event_id) DO NOTHING",
+            [
+                tuple(
+                    recorded
+                    if name == "recorded_at"
+                    else json.dumps(row[name], allow_nan=False)
+                    if name == "payload"
+                    else row[name]
+                    for name in names
+                )
+                for row in rows
+            ],
+        )
+        return conn.total_changes - before
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as error:
+                raise e.StoreError(f"the record is busy or unavailable: {error}") from None
+
+    def load(self, stream_id: str) -> list[StoredEvent]:
+        rows = self._query(
+            "SELECT stream_id, version, event_id, event_type, payload, occurred_at, recorded_at, actor,"
+            " correlation_id, causation_id FROM events WHERE stream_id = ? ORDER BY version",
+            (stream_id,),
+        )
+        return [
+            StoredEvent(
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                payload=json.loads(row["payload"]),
+                occurred_at=row["occurred_at"],
+                actor=row["actor"],
+                correlation_id=row["correlation_id"],
+                causation_id=row["causation_id"],
+                stream_id=row["stream_id"],
+                version=row["version"],
+                recorded_at=row["recorded_at"],
+            )
+            for row in rows
+        ]
+
+    def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
+        rows = self._query(
+            f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ?", (kind, aggregate_id)
+        )
+        return self._rows(rows)[0] if rows else None
+
+    def find(
+        self, kind: str, *, name: str | None = None, refs: Iterable[tuple[str, str]] = ()
+    ) -> list[ProjectionRow]:
+        if name is not None:
+            rows = self._query(
+                f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND name = ?"
+                " ORDER BY created_at, rowid",
+                (kind, name),
+            )
+            return self._rows(rows)
+        wanted = list(dict.fromkeys(refs))
+        found: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(wanted), _REF_CHUNK):
+            chunk = wanted[start : start + _REF_CHUNK]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            rows = self._query(
+                f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id IN ("
+                f" SELECT r.id FROM projection_refs r JOIN (VALUES {values}) AS v"
+                " ON r.ref_kind = v.column1 AND r.ref_id = v.column2 WHERE r.kind = ?)"
+                " ORDER BY created_at, rowid",
+                (kind, *[item for pair in chunk for item in pair], kind),
+            )
+            for row in rows:
+                found.setdefault(row["id"], row)
+        ordered = sorted(found.values(), key=lambda row: row["created_at"])
+        return self._rows(ordered)
+
+    def page(self, query: ListQuery) -> list[ProjectionRow]:
+        clauses, params = ["kind = ?"], [query.kind]
+        for column in ("status", "plan_id", "subject_id"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if query.created_from is not None:
+            clauses.append("created_at >= ?")
+            params.append(query.created_from)
+        if query.created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(query.created_before)
+        if query.after is not None:
+            clauses.append("(created_at, id) < (?, ?)")
+            params.extend(query.after)
+        rows = self._query(
+            f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE {' AND '.join(clauses)}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, query.limit),
+        )
+        return self._rows(rows)
+
+    @staticmethod
+    def _rows(rows: Iterable[sqlite3.Row]) -> list[ProjectionRow]:
+        return [
+            ProjectionRow(
+                kind=row["kind"],
+                id=row["id"],
+                version=row["version"],
+                status=row["status"],
+                name=row["name"],
+                plan_id=row["plan_id"],
+                subject_id=row["subject_id"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                doc=json.loads(row["doc"]),
+            )
+            for row in rows
+        ]
+
+    def _logbook(self, table: str, columns: str, owner: str, owner_id: str, limit: int | None) -> Iterator[dict]:
+        sql = f"SELECT {columns} FROM {table} WHERE {owner} = ? ORDER BY sampled_at, event_id"
+        params: list[Any] = [owner_id]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        for row in self._query(sql, params):
+            yield dict(row)
+
+    def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return list(self._logbook("entries_run_readings", _READING_COLUMNS, "run_id", run_id, limit))
+
+    def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        rows = list(
+            self._logbook("entries_operation_procedure_steps", _STEP_COLUMNS, "procedure_id", procedure_id, limit)
+        )
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def form_types(self) -> list[FormType]:
+        rows = self._query("SELECT code, facility, name FROM clearance_form_types ORDER BY rowid")
+        return [FormType(row["code"], row["facility"], row["name"]) for row in rows]

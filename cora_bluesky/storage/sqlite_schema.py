@@ -1,0 +1,131 @@
+"""The SQLite schema, one list of statements per schema version.
+
+Constraints mirror the spec's table definitions: closed status sets, bounded channel names and
+units, finite reading values, and append-only event and logbook tables.
+"""
+
+from __future__ import annotations
+
+from cora_bluesky.domain.clearance import ClearanceStatus
+from cora_bluesky.domain.equipment import AssetStatus
+from cora_bluesky.domain.procedure import ProcedureStatus
+from cora_bluesky.domain.recipe import PlanStatus
+from cora_bluesky.domain.run import RunStatus
+from cora_bluesky.domain.subject import SubjectStatus
+
+
+def _one_of(kind: str, statuses) -> str:
+    values = ", ".join(f"'{status.value}'" for status in statuses)
+    return f"CHECK (kind <> '{kind}' OR status IN ({values}))"
+
+
+def _append_only(table: str) -> list[str]:
+    return [
+        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END""",
+    ]
+
+
+# Largest finite double: NaN is stored as NULL by SQLite and fails NOT NULL; infinities fail this.
+_FINITE = "value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
+
+V1 = [
+    """CREATE TABLE events (
+        position        INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream_id       TEXT    NOT NULL,
+        version         INTEGER NOT NULL CHECK (version >= 1),
+        kind            TEXT    NOT NULL,
+        event_id        TEXT    NOT NULL UNIQUE,
+        event_type      TEXT    NOT NULL,
+        payload         TEXT    NOT NULL CHECK (json_valid(payload)),
+        occurred_at     TEXT    NOT NULL,
+        recorded_at     TEXT    NOT NULL,
+        actor           TEXT    NOT NULL,
+        correlation_id  TEXT    NOT NULL,
+        causation_id    TEXT,
+        UNIQUE (stream_id, version)
+    )""",
+    *_append_only("events"),
+    f"""CREATE TABLE projections (
+        kind        TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        status      TEXT,
+        name        TEXT,
+        plan_id     TEXT,
+        subject_id  TEXT,
+        created_at  TEXT    NOT NULL,
+        updated_at  TEXT    NOT NULL,
+        doc         TEXT    NOT NULL CHECK (json_valid(doc)),
+        PRIMARY KEY (kind, id),
+        {_one_of("run", RunStatus)},
+        {_one_of("procedure", ProcedureStatus)},
+        {_one_of("clearance", ClearanceStatus)},
+        {_one_of("subject", SubjectStatus)},
+        {_one_of("asset", AssetStatus)},
+        {_one_of("plan", PlanStatus)},
+        CHECK (kind NOT IN ('run', 'procedure', 'plan', 'method', 'subject', 'asset')
+               OR length(name) BETWEEN 1 AND 200),
+        CHECK (kind <> 'run' OR plan_id IS NOT NULL)
+    )""",
+    "CREATE INDEX projections_keyset ON projections (kind, created_at, id)",
+    "CREATE INDEX projections_status ON projections (kind, status, created_at, id)",
+    "CREATE INDEX projections_plan ON projections (kind, plan_id, created_at, id)",
+    "CREATE INDEX projections_subject ON projections (kind, subject_id, created_at, id)",
+    "CREATE INDEX projections_name ON projections (kind, name)",
+    """CREATE TABLE projection_refs (
+        ref_kind  TEXT NOT NULL,
+        ref_id    TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        PRIMARY KEY (ref_kind, ref_id, kind, id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX projection_refs_owner ON projection_refs (kind, id)",
+    f"""CREATE TABLE entries_run_readings (
+        event_id            TEXT PRIMARY KEY,
+        run_id              TEXT NOT NULL,
+        logbook_id          TEXT NOT NULL,
+        actor_id            TEXT NOT NULL,
+        command_name        TEXT NOT NULL,
+        channel_name        TEXT NOT NULL CHECK (length(channel_name) BETWEEN 1 AND 255),
+        value               REAL NOT NULL CHECK ({_FINITE}),
+        units               TEXT CHECK (units IS NULL OR length(units) <= 64),
+        sampling_procedure  TEXT NOT NULL,
+        sampled_at          TEXT NOT NULL,
+        occurred_at         TEXT NOT NULL,
+        correlation_id      TEXT NOT NULL,
+        causation_id        TEXT,
+        recorded_at         TEXT NOT NULL
+    )""",
+    "CREATE INDEX entries_run_readings_run_sampled ON entries_run_readings (run_id, sampled_at)",
+    *_append_only("entries_run_readings"),
+    """CREATE TABLE entries_operation_procedure_steps (
+        event_id        TEXT PRIMARY KEY,
+        procedure_id    TEXT NOT NULL,
+        logbook_id      TEXT NOT NULL,
+        actor_id        TEXT NOT NULL,
+        command_name    TEXT NOT NULL,
+        step_kind       TEXT NOT NULL CHECK (step_kind IN ('setpoint', 'action', 'check')),
+        payload         TEXT NOT NULL CHECK (json_valid(payload)),
+        sampled_at      TEXT NOT NULL,
+        occurred_at     TEXT NOT NULL,
+        correlation_id  TEXT NOT NULL,
+        causation_id    TEXT,
+        recorded_at     TEXT NOT NULL
+    )""",
+    """CREATE INDEX entries_operation_procedure_steps_proc_sampled
+        ON entries_operation_procedure_steps (procedure_id, sampled_at)""",
+    """CREATE INDEX entries_operation_procedure_steps_proc_kind_sampled
+        ON entries_operation_procedure_steps (procedure_id, step_kind, sampled_at)""",
+    *_append_only("entries_operation_procedure_steps"),
+    """CREATE TABLE clearance_form_types (
+        code      TEXT PRIMARY KEY,
+        facility  TEXT NOT NULL,
+        name      TEXT NOT NULL
+    )""",
+]
+
+#: MIGRATIONS[n] brings a database from schema version n to n + 1.
+MIGRATIONS: list[list[str]] = [V1]
