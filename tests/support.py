@@ -1,0 +1,133 @@
+"""Builders shared by the tests: domain states for deciders and a small beamline in a record."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+from cora_bluesky.domain.clearance import ClearanceState, ClearanceStatus
+from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
+from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
+from cora_bluesky.domain.run import StartRun, StartRunContext
+from cora_bluesky.domain.subject import SubjectState, SubjectStatus
+from cora_bluesky.domain.gates import Permit
+
+NOW = datetime(2026, 5, 20, 14, 30, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A clock the test moves; every reading advances it by a millisecond."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        self.current += timedelta(milliseconds=1)
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def asset(
+    asset_id: str,
+    family: str = "stage",
+    *,
+    parent: str | None = None,
+    hutch: str | None = None,
+    status: AssetStatus = AssetStatus.ACTIVE,
+) -> AssetState:
+    return AssetState(asset_id, asset_id, family, parent, hutch, (), status, NOW, NOW)
+
+
+def enclosure(enclosure_id: str) -> EnclosureState:
+    return EnclosureState(enclosure_id, enclosure_id.upper(), f"PV:{enclosure_id}", (), NOW, NOW)
+
+
+def clearance(
+    clearance_id: str = "c1",
+    status: ClearanceStatus = ClearanceStatus.ACTIVE,
+    *,
+    runs: tuple[str, ...] = (),
+    subjects: tuple[str, ...] = (),
+    assets: tuple[str, ...] = (),
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+) -> ClearanceState:
+    return ClearanceState(
+        clearance_id, "aps-esaf", "ESAF", (), runs, subjects, assets, valid_from, valid_until, status, NOW, NOW
+    )
+
+
+METHOD = MethodState("m1", "tomography", None, ("stage",), NOW, NOW)
+PLAN = PlanState("p1", "tomo_scan", "m1", {"exposure": 0.1}, ("a1",), PlanStatus.ACTIVE, NOW, NOW)
+SUBJECT = SubjectState("s1", "sample", SubjectStatus.MOUNTED, NOW, NOW)
+
+
+def start_command(**overrides) -> StartRun:
+    fields = dict(run_id="r1", name="scan", plan_id="p1", subject_id="s1")
+    fields.update(overrides)
+    return StartRun(**fields)
+
+
+def start_context(**overrides) -> StartRunContext:
+    """A context in which ``start_command()`` passes every guard; override one to break it."""
+    fields = dict(
+        now=NOW,
+        plan=PLAN,
+        method=METHOD,
+        subject=SUBJECT,
+        assets={"a1": asset("a1", hutch="B")},
+        parameter_check=None,
+        clearances=(clearance(subjects=("s1",)),),
+        enclosures={"B": enclosure("B")},
+        permits={"B": Permit("B", True)},
+    )
+    fields.update(overrides)
+    return StartRunContext(**fields)
+
+
+TOMO_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "exposure": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+        "angles": {"type": "integer", "minimum": 1},
+    },
+    "required": ["exposure"],
+}
+
+
+def build_beamline(record, *, activate: bool = True) -> SimpleNamespace:
+    """Two hutches, a stage in B inside an optics table, a camera, a method, a plan, a subject.
+
+    With ``activate``, an Active clearance bound to the subject is in force.
+    """
+    a = record.register_enclosure(name="2-BM-A", secured_pv="PA:02BM:STA_A_SECURED")
+    b = record.register_enclosure(name="2-BM-B", secured_pv="PA:02BM:STA_B_SECURED", shutter_pvs=["PA:02BM:SHTR"])
+    table = record.register_asset(name="experiment table", family="table", enclosure_id=b.id)
+    stage = record.register_asset(name="rotation stage", family="rotation_stage", parent_id=table.id, device_names=["rot"])
+    camera = record.register_asset(name="camera", family="camera", parent_id=table.id, device_names=["cam"])
+    mono = record.register_asset(name="monochromator", family="mono", enclosure_id=a.id, device_names=["mono"])
+    method = record.register_method(
+        name="tomography", parameters_schema=TOMO_SCHEMA, needed_families=["rotation_stage", "camera"]
+    )
+    plan = record.register_plan(
+        name="tomo_scan", method_id=method.id, default_parameters={"exposure": 0.1, "angles": 180},
+        asset_ids=[stage.id, camera.id],
+    )
+    subject = record.register_subject(name="sn-2024-038")
+    record.mount_subject(subject.id)
+    ids = SimpleNamespace(
+        hutch_a=a.id, hutch_b=b.id, table=table.id, stage=stage.id, camera=camera.id, mono=mono.id,
+        method=method.id, plan=plan.id, subject=subject.id, clearance=None,
+    )
+    if activate:
+        ids.clearance = activate_clearance(record, subject_ids=[subject.id]).id
+    return ids
+
+
+def activate_clearance(record, **bindings):
+    form = record.register_clearance(form_type="aps-esaf", title="ESAF 271828", **bindings)
+    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance):
+        step(form.id)
+    return record.activate_clearance(form.id)
