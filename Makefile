@@ -16,5 +16,8 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+demo: $(STAMP)
+	$(BIN)/cora demo
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,6 +7,8 @@ import binascii
 import copy
 import getpass
 import json
+import random
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
@@ -18,7 +20,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import instant
 
 #: How often a write is re-decided after losing a race with another writer.
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
 MAX_PAGE_SIZE = 500
 
 Decision = tuple[tuple, Sequence[Any], Sequence[Any]]
@@ -162,7 +164,9 @@ class RecordCore:
         Returns the new state and how many readings and steps were written.
         """
         correlation = self._correlation_id or new_id()
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:  # jittered backoff, so two busy writers stop colliding in lockstep
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
             state, version = self._fold(aggregate, aggregate_id)
             events, readings, steps = decide(state)
             for event in events:
