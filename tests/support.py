@@ -12,6 +12,11 @@ from cora_bluesky.domain.run import StartRun, StartRunContext
 from cora_bluesky.domain.subject import SubjectState, SubjectStatus
 from cora_bluesky.domain.gates import Permit
 
+#: Every store the contract suite runs against: name -> URI for a fresh record in a folder.
+STORES = {
+    "sqlite": lambda folder: f"sqlite:///{folder / 'record.db'}",
+}
+
 NOW = datetime(2026, 5, 20, 14, 30, tzinfo=timezone.utc)
 
 

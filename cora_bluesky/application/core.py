@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from cora_bluesky.application.aggregates import ASSET, EVENT_TYPES, Aggregate
-from cora_bluesky.application.codec import decode, encode, timestamp
+from cora_bluesky.application.codec import decode, encode, parse_timestamp, timestamp
 from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEvent, Page, PermitSource
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import instant
@@ -104,6 +104,21 @@ class RecordCore:
         if row is not None:
             return decode(aggregate.state_type, row.doc)
         return self._fold(aggregate, aggregate_id)[0]
+
+    def _require(self, aggregate: Aggregate, aggregate_id: Any, error: type[e.CoraError]) -> Any:
+        """The current state, or ``error`` naming the unknown id."""
+        state = self._view(aggregate, aggregate_id)
+        if state is None:
+            raise error(f"no {aggregate.kind} {aggregate_id}", **{f"{aggregate.kind}_id": str(aggregate_id)})
+        return state
+
+    @staticmethod
+    def _timed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Logbook rows with their three timestamps as datetimes."""
+        for row in rows:
+            for key in ("sampled_at", "occurred_at", "recorded_at"):
+                row[key] = parse_timestamp(row[key])
+        return rows
 
     def _views(self, aggregate: Aggregate, ids: Iterable[str]) -> dict[str, Any]:
         found = {}

@@ -77,10 +77,7 @@ class EquipmentCommands(RecordCore):
         return self._write(ASSET, asset_id, lambda s: eq.decide_asset(command, s, At(self.now())), "DecommissionAsset")
 
     def get_asset(self, asset_id: str) -> AssetState:
-        state = self._view(ASSET, asset_id)
-        if state is None:
-            raise e.AssetNotFoundError(f"no asset {asset_id}", asset_id=str(asset_id))
-        return state
+        return self._require(ASSET, asset_id, e.AssetNotFoundError)
 
     def list_assets(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(ASSET, limit=limit, cursor=cursor, status=status)
@@ -90,10 +87,7 @@ class EquipmentCommands(RecordCore):
         return self._find(ASSET, refs=[("device", name) for name in device_names])
 
     def get_enclosure(self, enclosure_id: str) -> EnclosureState:
-        state = self._view(ENCLOSURE, enclosure_id)
-        if state is None:
-            raise e.EnclosureNotFoundError(f"no enclosure {enclosure_id}", enclosure_id=str(enclosure_id))
-        return state
+        return self._require(ENCLOSURE, enclosure_id, e.EnclosureNotFoundError)
 
     def list_enclosures(self, *, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(ENCLOSURE, limit=limit, cursor=cursor)
@@ -127,10 +121,7 @@ class EquipmentCommands(RecordCore):
         return self._write(CALIBRATION, command.calibration_id, decide, "RecordCalibration")
 
     def get_calibration(self, calibration_id: str) -> CalibrationState:
-        state = self._view(CALIBRATION, calibration_id)
-        if state is None:
-            raise e.CalibrationNotFoundError(f"no calibration {calibration_id}", calibration_id=str(calibration_id))
-        return state
+        return self._require(CALIBRATION, calibration_id, e.CalibrationNotFoundError)
 
     def list_calibrations(self, asset_id: str, quantity: str | None = None) -> list[CalibrationState]:
         """An asset's revisions, oldest first, optionally for one quantity."""

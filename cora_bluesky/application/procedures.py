@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from cora_bluesky.application.aggregates import ASSET, PROCEDURE
-from cora_bluesky.application.codec import parse_timestamp
 from cora_bluesky.application.core import RecordCore, new_id
 from cora_bluesky.application.ports import Page
 from cora_bluesky.domain import errors as e
@@ -79,10 +78,7 @@ class ProcedureCommands(RecordCore):
 
     def get_procedure(self, procedure_id: str) -> ProcedureState:
         """The procedure's current state."""
-        state = self._view(PROCEDURE, procedure_id)
-        if state is None:
-            raise e.ProcedureNotFoundError(f"no procedure {procedure_id}", procedure_id=str(procedure_id))
-        return state
+        return self._require(PROCEDURE, procedure_id, e.ProcedureNotFoundError)
 
     def list_procedures(
         self,
@@ -106,11 +102,7 @@ class ProcedureCommands(RecordCore):
     def list_procedure_steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The procedure's steps in ``sampled_at`` order."""
         self.get_procedure(procedure_id)
-        rows = self.store.steps(procedure_id, limit=limit)
-        for row in rows:
-            for key in ("sampled_at", "occurred_at", "recorded_at"):
-                row[key] = parse_timestamp(row[key])
-        return rows
+        return self._timed(self.store.steps(procedure_id, limit=limit))
 
 
 def _step(entry: p.Step | Mapping[str, Any]) -> p.Step:

@@ -71,19 +71,13 @@ class RecipeCommands(RecordCore):
         return frozenset(row.name for row in self.store.find(aggregate.kind, name=name.strip()))
 
     def get_method(self, method_id: str) -> MethodState:
-        state = self._view(METHOD, method_id)
-        if state is None:
-            raise e.MethodNotFoundError(f"no method {method_id}", method_id=str(method_id))
-        return state
+        return self._require(METHOD, method_id, e.MethodNotFoundError)
 
     def list_methods(self, *, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(METHOD, limit=limit, cursor=cursor)
 
     def get_plan(self, plan_id: str) -> PlanState:
-        state = self._view(PLAN, plan_id)
-        if state is None:
-            raise e.PlanNotFoundError(f"no plan {plan_id}", plan_id=str(plan_id))
-        return state
+        return self._require(PLAN, plan_id, e.PlanNotFoundError)
 
     def find_plan(self, name: str) -> PlanState:
         """The plan registered under this name (a Bluesky plan's name)."""
@@ -119,10 +113,7 @@ class RecipeCommands(RecordCore):
         return self._write(SUBJECT, command.subject_id, lambda state: sj.decide(command, state, At(self.now())), name)
 
     def get_subject(self, subject_id: str) -> SubjectState:
-        state = self._view(SUBJECT, subject_id)
-        if state is None:
-            raise e.SubjectNotFoundError(f"no subject {subject_id}", subject_id=str(subject_id))
-        return state
+        return self._require(SUBJECT, subject_id, e.SubjectNotFoundError)
 
     def list_subjects(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(SUBJECT, limit=limit, cursor=cursor, status=status)

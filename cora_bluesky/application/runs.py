@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from cora_bluesky.application.aggregates import ASSET, CALIBRATION, CLEARANCE, ENCLOSURE, METHOD, PLAN, RUN, SUBJECT
-from cora_bluesky.application.codec import parse_timestamp
+from cora_bluesky.application.aggregates import CALIBRATION, CLEARANCE, ENCLOSURE, METHOD, PLAN, RUN, SUBJECT
 from cora_bluesky.application.core import RecordCore, new_id
 from cora_bluesky.application.ports import Page
 from cora_bluesky.application.schemas import parameter_check
@@ -188,10 +187,7 @@ class RunCommands(RecordCore):
 
     def get_run(self, run_id: str) -> RunState:
         """The run's current state."""
-        state = self._view(RUN, run_id)
-        if state is None:
-            raise e.RunNotFoundError(f"no run {run_id}", run_id=str(run_id))
-        return state
+        return self._require(RUN, run_id, e.RunNotFoundError)
 
     def list_runs(
         self,
@@ -219,11 +215,7 @@ class RunCommands(RecordCore):
     def list_run_readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The run's readings in ``sampled_at`` order, with their three timestamps."""
         self.get_run(run_id)
-        rows = self.store.readings(run_id, limit=limit)
-        for row in rows:
-            for key in ("sampled_at", "occurred_at", "recorded_at"):
-                row[key] = parse_timestamp(row[key])
-        return rows
+        return self._timed(self.store.readings(run_id, limit=limit))
 
 
 def _reading(item: r.Reading | Mapping[str, Any]) -> r.Reading:

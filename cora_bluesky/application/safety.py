@@ -110,10 +110,7 @@ class SafetyCommands(RecordCore):
 
     def get_clearance(self, clearance_id: str) -> ClearanceState:
         """The clearance's current state."""
-        state = self._view(CLEARANCE, clearance_id)
-        if state is None:
-            raise e.ClearanceNotFoundError(f"no clearance {clearance_id}", clearance_id=str(clearance_id))
-        return state
+        return self._require(CLEARANCE, clearance_id, e.ClearanceNotFoundError)
 
     def list_clearances(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         """Clearances, newest first."""

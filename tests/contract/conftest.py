@@ -1,20 +1,16 @@
 """Fixtures of the store contract suite: every test here runs against every store.
 
-A new store joins the suite by adding its URI factory to ``STORES``; the tests stay unchanged.
+A new store joins the suite by adding its URI factory to ``support.STORES``; the tests stay
+unchanged.
 """
 
 from __future__ import annotations
 
 import pytest
-from support import Clock
+from support import STORES, Clock
 
 import cora_bluesky
 from cora_bluesky.storage import open_store
-
-STORES = {
-    "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'record.db'}",
-}
-
 
 @pytest.fixture(params=sorted(STORES))
 def store_uri(request, tmp_path):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from support import NOW, TOMO_SCHEMA, start_command, start_context
 
 from cora_bluesky.application.schemas import parameter_check
