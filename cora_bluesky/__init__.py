@@ -14,8 +14,9 @@ from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors
 from cora_bluesky.domain.calibration import CalibrationSource
 from cora_bluesky.gates.static import StaticPermits
+from cora_bluesky.install import Cora, install
 
-__all__ = ["CalibrationSource", "Record", "StaticPermits", "connect", "errors"]
+__all__ = ["CalibrationSource", "Cora", "Record", "StaticPermits", "connect", "errors", "install"]
 __version__ = "0.1.0"
 
 

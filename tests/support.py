@@ -102,13 +102,18 @@ TOMO_SCHEMA = {
 }
 
 
-def build_beamline(record, *, activate: bool = True) -> SimpleNamespace:
-    """Two hutches, a stage in B inside an optics table, a camera, a method, a plan, a subject.
+def build_beamline(record, *, activate: bool = True, pvs: dict | None = None) -> SimpleNamespace:
+    """Two hutches, a stage in B on the experiment table, a camera, a method, a plan, a subject.
 
-    With ``activate``, an Active clearance bound to the subject is in force.
+    With ``activate``, an Active clearance bound to the subject is in force. ``pvs`` maps a
+    hutch name to its ``(secured_pv, shutter_pvs)``.
     """
-    a = record.register_enclosure(name="2-BM-A", secured_pv="PA:02BM:STA_A_SECURED")
-    b = record.register_enclosure(name="2-BM-B", secured_pv="PA:02BM:STA_B_SECURED", shutter_pvs=["PA:02BM:SHTR"])
+    pvs = pvs or {
+        "2-BM-A": ("PA:02BM:STA_A_SECURED", []),
+        "2-BM-B": ("PA:02BM:STA_B_SECURED", ["PA:02BM:SHTR"]),
+    }
+    a = record.register_enclosure(name="2-BM-A", secured_pv=pvs["2-BM-A"][0], shutter_pvs=pvs["2-BM-A"][1])
+    b = record.register_enclosure(name="2-BM-B", secured_pv=pvs["2-BM-B"][0], shutter_pvs=pvs["2-BM-B"][1])
     table = record.register_asset(name="experiment table", family="table", enclosure_id=b.id)
     stage = record.register_asset(name="rotation stage", family="rotation_stage", parent_id=table.id, device_names=["rot"])
     camera = record.register_asset(name="camera", family="camera", parent_id=table.id, device_names=["cam"])

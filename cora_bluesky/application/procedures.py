@@ -41,6 +41,30 @@ class ProcedureCommands(RecordCore):
 
         return self._write(PROCEDURE, procedure_id, decide, "StartProcedure")
 
+    def start_new_procedure(
+        self,
+        *,
+        name: str,
+        kind: str,
+        target_asset_ids: Iterable[str] = (),
+        parent_run_id: str | None = None,
+        capability_id: str | None = None,
+        procedure_id: str | None = None,
+    ) -> ProcedureState:
+        """Register and start a procedure in one write: refused, it leaves nothing behind."""
+        register = p.RegisterProcedure(
+            procedure_id or new_id(), name, kind, tuple(target_asset_ids), parent_run_id, capability_id
+        )
+        start = p.StartProcedure(register.procedure_id)
+
+        def decide(state: ProcedureState | None) -> tuple:
+            registered = p.decide(register, state, At(self.now()))
+            defined = PROCEDURE.fold(registered)
+            ctx = p.StartProcedureContext(self.now(), self._views(ASSET, defined.target_asset_ids))
+            return registered + p.decide(start, defined, ctx)
+
+        return self._write(PROCEDURE, register.procedure_id, decide, "StartProcedure")
+
     def complete_procedure(self, procedure_id: str) -> ProcedureState:
         """Complete a Running procedure."""
         return self._decide(p.CompleteProcedure(procedure_id), "CompleteProcedure")

@@ -12,7 +12,7 @@ from cora_bluesky.application.schemas import parameter_check
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain import run as r
 from cora_bluesky.domain.calibration import active_revisions
-from cora_bluesky.domain.gates import Permit, enclosure_scope
+from cora_bluesky.domain.gates import GateContext, Permit, check_scope, enclosure_scope
 from cora_bluesky.domain.run import RunState
 
 
@@ -74,30 +74,54 @@ class RunCommands(RecordCore):
     def _start_context(self, command: r.StartRun) -> r.StartRunContext:
         plan = self._view(PLAN, command.plan_id)
         method = self._view(METHOD, plan.method_id) if plan is not None else None
-        subject = self._view(SUBJECT, command.subject_id)
         extra = command.asset_ids if isinstance(command.asset_ids, tuple) else ()
         bound = tuple(dict.fromkeys((plan.asset_ids if plan else ()) + tuple(a for a in extra if isinstance(a, str))))
-        assets = self._asset_chain(bound)
-        scope = enclosure_scope(bound, assets)
-        enclosures = self._views(ENCLOSURE, scope)
-        scope_refs = [("run", command.run_id)] + [("asset", a) for a in bound]
-        if isinstance(command.subject_id, str):
-            scope_refs.append(("subject", command.subject_id))
+        gates = self._gate_context(command.run_id, command.subject_id, bound)
         revisions = self._find(CALIBRATION, refs=[("asset", a) for a in bound])
         pins = command.pinned_calibrations
         return r.StartRunContext(
-            now=self.now(),
+            now=gates.now,
             plan=plan,
             method=method,
-            subject=subject,
-            assets=assets,
+            subject=self._view(SUBJECT, command.subject_id),
+            assets=gates.assets,
             parameter_check=parameter_check(method.parameters_schema) if method else None,
-            clearances=tuple(self._find(CLEARANCE, refs=scope_refs)),
-            enclosures=enclosures,
-            permits=self._read_permits(enclosures),
+            clearances=tuple(gates.clearances),
+            enclosures=gates.enclosures,
+            permits=gates.permits,
             active_calibrations=tuple(sorted(rev.id for rev in active_revisions(revisions).values())),
             known_calibrations=self._views(CALIBRATION, [p for p in pins or () if isinstance(p, str)]),
         )
+
+    def _gate_context(self, run_id: str, subject_id: Any, asset_ids: tuple[str, ...]) -> GateContext:
+        """Clearances referencing the scope, the equipment chain, its hutches and their permits."""
+        assets = self._asset_chain(asset_ids)
+        enclosures = self._views(ENCLOSURE, enclosure_scope(asset_ids, assets))
+        refs = [("run", run_id)] + [("asset", a) for a in asset_ids]
+        if isinstance(subject_id, str):
+            refs.append(("subject", subject_id))
+        return GateContext(
+            now=self.now(),
+            clearances=self._find(CLEARANCE, refs=refs),
+            assets=assets,
+            enclosures=enclosures,
+            permits=self._read_permits(enclosures),
+        )
+
+    def check_run_gates(self, run_id: str) -> RunState:
+        """Re-run both start gates for an open run, writing nothing.
+
+        A gated resume calls this before letting beam back onto the sample: the run must still
+        be covered by a clearance in force, and every hutch in its scope must be permitted.
+
+        Raises
+        ------
+        RunRequiresActiveClearanceError, RunClearanceCoverageMismatchError,
+        RunRequiresPermittedEnclosureError, RunEnclosureCoverageMismatchError
+        """
+        run = self.get_run(run_id)
+        check_scope(run.id, run.subject_id, run.asset_ids, self._gate_context(run.id, run.subject_id, run.asset_ids))
+        return run
 
     def _read_permits(self, enclosures: Mapping[str, Any]) -> Mapping[str, Permit]:
         if not enclosures:

@@ -57,6 +57,14 @@ class ConcurrencyError(ConflictError):
     """Another writer appended to the same stream first."""
 
 
+class CoraAlreadyInstalledError(ConflictError):
+    """cora-bluesky is installed on a RunEngine once."""
+
+
+class ReservedMetadataError(InvalidInputError):
+    """Run metadata may not carry the keys the gate writes."""
+
+
 class StoreError(CoraError):
     """The store cannot serve the request (schema, URI or availability)."""
 

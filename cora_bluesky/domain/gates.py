@@ -102,3 +102,21 @@ def check_enclosures(
         permitted=[name(h) for h in scope if h not in failing],
         details=details,
     )
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What both gates read for one scope, loaded by the application."""
+
+    now: datetime
+    clearances: Sequence[ClearanceState]
+    #: The bound assets and every asset above them in the containment chain.
+    assets: Mapping[str, AssetState]
+    enclosures: Mapping[str, EnclosureState]
+    permits: Mapping[str, Permit]
+
+
+def check_scope(run_id: str, subject_id: str | None, asset_ids: Sequence[str], ctx: GateContext) -> None:
+    """Both gates, clearance first: the same checks a start and a gated resume must pass."""
+    check_clearances(ctx.clearances, run_id=run_id, subject_id=subject_id, asset_ids=asset_ids, now=ctx.now)
+    check_enclosures(enclosure_scope(asset_ids, ctx.assets), ctx.enclosures, ctx.permits)

@@ -26,7 +26,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.calibration import CalibrationState
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
-from cora_bluesky.domain.gates import Permit, check_clearances, check_enclosures, enclosure_scope
+from cora_bluesky.domain.gates import GateContext, Permit, check_scope
 from cora_bluesky.domain.merge_patch import merge_patch
 from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
 from cora_bluesky.domain.subject import MEASURABLE, SubjectState
@@ -442,10 +442,12 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
 
     pinned = _pins(command.pinned_calibrations, ctx)
 
-    check_clearances(
-        ctx.clearances, run_id=command.run_id, subject_id=command.subject_id, asset_ids=bound, now=ctx.now
+    check_scope(
+        command.run_id,
+        command.subject_id,
+        bound,
+        GateContext(ctx.now, ctx.clearances, ctx.assets, ctx.enclosures, ctx.permits),
     )
-    check_enclosures(enclosure_scope(bound, ctx.assets), ctx.enclosures, ctx.permits)
 
     return (
         RunStarted(

@@ -1,0 +1,127 @@
+"""Wiring cora-bluesky into a RunEngine: the composition root for the beamline side."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cora_bluesky.application.ports import PermitSource
+from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors as e
+
+_installed: "weakref.WeakKeyDictionary[Any, Cora]" = weakref.WeakKeyDictionary()
+_install_lock = threading.Lock()
+
+
+@dataclass
+class Cora:
+    """The handle :func:`install` returns: the record, the gate and the permit source in use."""
+
+    RE: Any
+    record: Record
+    gate: Any
+    permits: PermitSource | None
+    suspenders: list = field(default_factory=list)
+
+    def check_open_runs(self) -> None:
+        """Re-run both start gates for every CORA run open in this RunEngine; raise if one fails."""
+        for run_id in self.gate.open_runs():
+            self.record.check_run_gates(run_id)
+
+    def supervisor(self, signal, floor: float, *, resume_at: float | None = None, sleep: float = 0,
+                   recheck: float = 1.0, say: Callable[[str], None] = print):
+        """Hold the run when ``signal`` drops below ``floor``; resume only through the gates.
+
+        Parameters
+        ----------
+        signal : ophyd.Signal
+            The beam signal, for example the ring current.
+        floor : float
+            Suspend below this value.
+        resume_at : float, optional
+            Resume only above this value (defaults to ``floor``).
+        sleep : float
+            Seconds to wait after the beam and the gates are back, before resuming.
+        recheck : float
+            Seconds between re-checks of failing gates while the beam is back.
+
+        Returns
+        -------
+        GatedSuspendFloor
+            The installed suspender (``RE.remove_suspender`` takes it out).
+        """
+        from cora_bluesky.plans.supervisor import GatedSuspendFloor
+
+        suspender = GatedSuspendFloor(
+            signal, floor, resume_thresh=resume_at, checks=self.check_open_runs, recheck=recheck, say=say, sleep=sleep
+        )
+        self.RE.install_suspender(suspender)
+        self.suspenders.append(suspender)
+        return suspender
+
+
+def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
+            principal: str | None = None) -> Cora:
+    """Wire cora-bluesky into a RunEngine and return its handle.
+
+    Every run the RunEngine opens is first started in the record, behind both gates; a manual
+    ``RE.resume()`` re-runs the gates for the open runs. Nothing is written into any namespace.
+
+    Parameters
+    ----------
+    RE : bluesky.RunEngine
+    record : Record or str, optional
+        A record, or a URI to connect to (default: :func:`cora_bluesky.connect`'s default).
+    permits : PermitSource, optional
+        Where hutch permits are read (``cora_bluesky.gates.epics.EpicsPermits`` at a beamline).
+    principal : str, optional
+        Who acts, recorded as ``triggered_by`` and on every event.
+
+    Returns
+    -------
+    Cora
+
+    Raises
+    ------
+    CoraAlreadyInstalledError
+        If this RunEngine already has cora-bluesky installed.
+    """
+    from cora_bluesky import connect
+    from cora_bluesky.plans.gate import CoraGate
+
+    with _install_lock:
+        if RE in _installed:
+            raise e.CoraAlreadyInstalledError(
+                "cora-bluesky is already installed on this RunEngine; use the handle the first"
+                " install() returned"
+            )
+        if record is None or isinstance(record, str):
+            record = connect(record, permits=permits, principal=principal)
+        else:
+            overrides: dict[str, Any] = {}
+            if permits is not None:
+                overrides["permits"] = permits
+            if principal is not None:
+                overrides["principal"] = principal
+            record = record.bound(**overrides) if overrides else record
+        gate = CoraGate(record, RE, principal=principal)
+        RE.preprocessors.append(gate)
+        RE.subscribe(gate.document, "stop")
+        cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits)
+        _gate_resume(RE, cora)
+        _installed[RE] = cora
+        return cora
+
+
+def _gate_resume(RE, cora: Cora) -> None:
+    """A manual resume of a paused run must pass the same gates as a fresh start."""
+    resume = RE.resume
+
+    def gated_resume(*args, **kwargs):
+        cora.check_open_runs()
+        return resume(*args, **kwargs)
+
+    gated_resume.__doc__ = resume.__doc__
+    RE.resume = gated_resume

@@ -1,0 +1,61 @@
+"""Declaring that a plan is a Procedure (an alignment, a calibration) rather than a Run."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from bluesky.preprocessors import plan_mutator
+from bluesky.utils import Msg, make_decorator
+
+#: The start-document key a procedure declaration travels under.
+PROCEDURE_KEY = "cora_procedure"
+
+
+def procedure_wrapper(
+    plan,
+    *,
+    name: str,
+    kind: str,
+    target_asset_ids: Iterable[str] = (),
+    target_devices: Iterable[str] = (),
+):
+    """Declare every run the plan opens a Procedure: it leaves a calibration, not a dataset.
+
+    Parameters
+    ----------
+    plan : iterable or iterator
+        A generator, list, or similar containing `Msg` objects.
+    name : str
+        The procedure's name, for example ``"find rotation center"``.
+    kind : str
+        ``"alignment"``, ``"calibration"``, ``"bakeout"``, ...
+    target_asset_ids : iterable of str
+        The CORA assets it acts on.
+    target_devices : iterable of str
+        ophyd device names whose assets it acts on (resolved when the procedure starts).
+
+    Yields
+    ------
+    msg : Msg
+        messages from plan, with ``open_run`` carrying the declaration
+    """
+    declaration = {
+        "name": name,
+        "kind": kind,
+        "target_asset_ids": list(target_asset_ids),
+        "target_devices": list(target_devices),
+    }
+
+    def declare(msg):
+        if msg.command == "open_run" and PROCEDURE_KEY not in msg.kwargs:
+            return _single(msg._replace(kwargs={**msg.kwargs, PROCEDURE_KEY: declaration})), None
+        return None, None
+
+    return (yield from plan_mutator(plan, declare))
+
+
+def _single(msg: Msg):
+    return (yield msg)
+
+
+procedure_decorator = make_decorator(procedure_wrapper)
