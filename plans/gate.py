@@ -137,9 +137,11 @@ class CoraGate:
             )
         return self.record.find_plan(name).id
 
-    def _assets(self, md: Mapping[str, Any], devices: Iterable[str]) -> list[str]:
-        found = [asset.id for asset in self.record.assets_for_devices(list(devices))] if devices else []
-        return list(dict.fromkeys(found + _names(md.get("cora_asset_ids"))))
+    def _assets(self, asset_ids: Iterable[str], devices: Iterable[str]) -> list[str]:
+        """The given asset ids plus every asset answering to one of the ophyd device names."""
+        devices = list(devices)
+        found = [asset.id for asset in self.record.assets_for_devices(devices)] if devices else []
+        return list(dict.fromkeys([*asset_ids, *found]))
 
     def _start_run(self, md: Mapping[str, Any]) -> str:
         plan_name = md.get("plan_name") or "bluesky run"
@@ -148,7 +150,9 @@ class CoraGate:
             plan_id=self._plan_id(md),
             subject_id=md.get("subject_id"),
             override_parameters=md.get("cora_parameters") or {},
-            asset_ids=self._assets(md, _names(md.get("detectors")) + _names(md.get("motors"))),
+            asset_ids=self._assets(
+                _names(md.get("cora_asset_ids")), _names(md.get("detectors")) + _names(md.get("motors"))
+            ),
             triggered_by=self.principal or md.get("operator") or self.record.principal,
             external_refs=[
                 (scheme, str(md[key]))
@@ -166,7 +170,9 @@ class CoraGate:
         procedure = self.record.start_new_procedure(
             name=declared.get("name"),
             kind=declared.get("kind"),
-            target_asset_ids=self._assets(declared, _names(declared.get("target_devices"))),
+            target_asset_ids=self._assets(
+                _names(declared.get("target_asset_ids")), _names(declared.get("target_devices"))
+            ),
             parent_run_id=open_runs[-1] if open_runs else None,
         )
         return procedure.id

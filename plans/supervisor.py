@@ -59,7 +59,8 @@ class GatedSuspendFloor(SuspendFloor):
             return False
         try:
             self._checks()
-        except CoraError as refusal:
+        except Exception as failure:  # a check that cannot be made is a reason to stay put
+            refusal = failure if isinstance(failure, CoraError) else CoraError(f"{type(failure).__name__}: {failure}")
             if self.refusal is None or refusal.message != self.refusal.message:
                 self._say(f"Beam is back but the run stays suspended: {refusal.name}: {refusal.message}")
             self.refusal = refusal
@@ -76,6 +77,7 @@ class GatedSuspendFloor(SuspendFloor):
         self._timer.start()
 
     def _retry(self) -> None:
+        self._timer = None  # this timer is spent; a failing check schedules the next one
         if self.RE is not None and self.tripped:
             self(value=self._sig.get())
 
