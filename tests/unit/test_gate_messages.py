@@ -74,8 +74,9 @@ def test_a_refused_procedure_leaves_nothing_behind(record):
 def test_external_refs_and_principal_come_from_metadata(record):
     ids = build_beamline(record)
     md = {"plan_name": "tomo_scan", "subject_id": ids.subject, "proposal_id": "GUP-1", "data_session": "pass-9",
-          "operator": "jdoe"}
+          "operator": "jdoe", "cora_parameters": {"angles": 90}}
     msgs = drive(CoraGate(record)(simple_run(md)))
     run = record.get_run(msgs[0].kwargs["cora_run_id"])
     assert {(r.scheme, r.id) for r in run.external_refs} == {("proposal", "GUP-1"), ("data_session", "pass-9")}
     assert run.triggered_by == "jdoe"
+    assert run.effective_parameters == {"exposure": 0.1, "angles": 90}
