@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -15,7 +16,18 @@ from cora_bluesky.domain.gates import Permit
 #: Every store the contract suite runs against: name -> URI for a fresh record in a folder.
 STORES = {
     "sqlite": lambda folder: f"sqlite:///{folder / 'record.db'}",
+    "mongomock": lambda folder: f"mongomock://{folder.name}/cora",
 }
+if os.environ.get("CORA_TEST_MONGODB_URI"):  # a real server, when one is available
+    STORES["mongodb"] = lambda folder: _real_mongodb(folder.name)
+
+
+def _real_mongodb(name: str) -> str:
+    """A fresh database per test on the server ``CORA_TEST_MONGODB_URI`` names."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ["CORA_TEST_MONGODB_URI"])
+    return urlunsplit(parts._replace(path=f"/cora_test_{name}"[:60]))
 
 NOW = datetime(2026, 5, 20, 14, 30, tzinfo=timezone.utc)
 

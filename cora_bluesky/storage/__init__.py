@@ -32,10 +32,20 @@ def sqlite_path(uri: str) -> str:
 
 
 def open_store(uri: str) -> EventStore:
-    """Open the store a URI names; supported schemes: ``sqlite``."""
+    """Open the store a URI names: ``sqlite``, ``mongodb`` (``mongodb+srv``) or ``mongomock``."""
     scheme = urlsplit(uri).scheme if "://" in uri else ""
     if scheme == "sqlite":
         from cora_bluesky.storage.sqlite import SQLiteStore
 
         return SQLiteStore(sqlite_path(uri))
-    raise e.StoreError(f"no store for URI {uri!r}; supported: sqlite:///path.db", uri=uri)
+    if scheme in {"mongodb", "mongodb+srv", "mongomock"}:
+        try:
+            from cora_bluesky.storage.mongo import MongoStore
+        except ImportError as missing:
+            raise e.StoreError(
+                f"{scheme}:// needs the mongo extra: pip install 'cora-bluesky[mongo]' ({missing})", uri=uri
+            ) from None
+        return MongoStore(uri)
+    raise e.StoreError(
+        f"no store for URI {uri!r}; supported: sqlite:///path.db, mongodb://host/db, mongomock://name/db", uri=uri
+    )

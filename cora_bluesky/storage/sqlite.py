@@ -244,8 +244,11 @@ class SQLiteStore:
         ]
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
+        # a projection behind its stream (written by an older process, or not at all) is not served
         rows = self._query(
-            f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ?", (kind, aggregate_id)
+            f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ? AND version ="
+            " (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?)",
+            (kind, aggregate_id, f"{kind}:{aggregate_id}"),
         )
         return self._rows(rows)[0] if rows else None
 

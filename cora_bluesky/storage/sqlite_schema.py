@@ -6,16 +6,11 @@ units, finite reading values, and append-only event and logbook tables.
 
 from __future__ import annotations
 
-from cora_bluesky.domain.clearance import ClearanceStatus
-from cora_bluesky.domain.equipment import AssetStatus
-from cora_bluesky.domain.procedure import ProcedureStatus
-from cora_bluesky.domain.recipe import PlanStatus
-from cora_bluesky.domain.run import RunStatus
-from cora_bluesky.domain.subject import SubjectStatus
+from cora_bluesky.storage.constraints import STATUSES
 
 
-def _one_of(kind: str, statuses) -> str:
-    values = ", ".join(f"'{status.value}'" for status in statuses)
+def _one_of(kind: str) -> str:
+    values = ", ".join(f"'{status}'" for status in sorted(STATUSES[kind]))
     return f"CHECK (kind <> '{kind}' OR status IN ({values}))"
 
 
@@ -60,12 +55,12 @@ V1 = [
         updated_at  TEXT    NOT NULL,
         doc         TEXT    NOT NULL CHECK (json_valid(doc)),
         PRIMARY KEY (kind, id),
-        {_one_of("run", RunStatus)},
-        {_one_of("procedure", ProcedureStatus)},
-        {_one_of("clearance", ClearanceStatus)},
-        {_one_of("subject", SubjectStatus)},
-        {_one_of("asset", AssetStatus)},
-        {_one_of("plan", PlanStatus)},
+        {_one_of("run")},
+        {_one_of("procedure")},
+        {_one_of("clearance")},
+        {_one_of("subject")},
+        {_one_of("asset")},
+        {_one_of("plan")},
         CHECK (kind NOT IN ('run', 'procedure', 'plan', 'method', 'subject', 'asset')
                OR length(name) BETWEEN 1 AND 200),
         CHECK (kind <> 'run' OR plan_id IS NOT NULL)

@@ -1,0 +1,57 @@
+"""What only a shared database exposes: racing writers, re-delivery, a writer dying mid-write."""
+
+from __future__ import annotations
+
+import threading
+
+from support import build_beamline
+
+from cora_bluesky.application.codec import encode, timestamp
+from cora_bluesky.application.ports import Append, NewEvent
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.run import RunHeld
+
+
+def test_two_writers_racing_on_one_run_exactly_one_wins(store):
+    store.append(Append("run:r1", "run", 0, [NewEvent("start", "RunStarted", {}, "t", "a", "c")]))
+    barrier, outcomes = threading.Barrier(8), []
+
+    def writer(n):
+        barrier.wait()
+        try:
+            store.append(Append("run:r1", "run", 1, [NewEvent(f"hold-{n}", "RunHeld", {}, "t", f"w{n}", "c")]))
+            outcomes.append("won")
+        except e.ConcurrencyError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
+    assert [event.version for event in store.load("run:r1")] == [1, 2]
+
+
+def test_redelivered_readings_are_stored_once(record):
+    ids = build_beamline(record)
+    run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
+    batch = [{"event_id": f"doc-{i}", "channel_name": "I0", "value": float(i), "sampling_procedure": "monitor",
+              "sampled_at": record.now()} for i in range(50)]
+    assert record.append_run_readings(run.id, batch) == 50
+    assert record.append_run_readings(run.id, batch[25:] + [{**batch[0], "event_id": "doc-new"}]) == 1
+    assert len(record.list_run_readings(run.id)) == 51
+
+
+def test_a_writer_that_died_before_projecting_is_folded_on_read(record):
+    ids = build_beamline(record)
+    run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
+    held = RunHeld(run.id, record.now())
+    # the events reached the store, the projection never did
+    record.store.append(Append(f"run:{run.id}", "run", 1, [
+        NewEvent("died-mid-write", "RunHeld", encode(held), timestamp(held.occurred_at), "crashed", "c")
+    ]))
+    assert record.get_run(run.id).status == "Held"
+    record.resume_run(run.id)  # the next write projects the folded state
+    assert record.list_runs().items[0].status == "Running"
+    assert record.store.get("run", run.id).version == 3
