@@ -28,6 +28,7 @@ class StoredEvent(NewEvent):
     stream_id: str = ""
     version: int = 0
     recorded_at: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True)

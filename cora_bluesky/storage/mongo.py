@@ -223,21 +223,49 @@ class MongoStore:
     # --- reading ------------------------------------------------------------------------
 
     def load(self, stream_id: str) -> list[StoredEvent]:
-        return [
-            StoredEvent(
-                event_id=doc["_id"],
-                event_type=doc["event_type"],
-                payload=doc["payload"],
-                occurred_at=doc["occurred_at"],
-                actor=doc["actor"],
-                correlation_id=doc["correlation_id"],
-                causation_id=doc.get("causation_id"),
-                stream_id=doc["stream_id"],
-                version=doc["version"],
-                recorded_at=doc["recorded_at"],
-            )
-            for doc in self.db.events.find({"stream_id": {"$eq": stream_id}}).sort("version", 1)
+        return [_stored(doc) for doc in self.db.events.find({"stream_id": {"$eq": stream_id}}).sort("version", 1)]
+
+    # --- whole-record copy ---------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return self.db.events.find_one({}, projection={"_id": 1}) is None
+
+    def dump_events(self):
+        """Every event of every stream, stream by stream in version order."""
+        for doc in self.db.events.find().sort([("stream_id", 1), ("version", 1)]):
+            yield _stored(doc)
+
+    def dump_projections(self):
+        for doc in self.db.projections.find().sort("_id", 1):
+            yield _row(doc)
+
+    def dump_entries(self, table: str):
+        for doc in self.db[_LOGBOOKS[table]].find().sort("_id", 1):
+            yield {key: value for key, value in doc.items() if key != "_id"}
+
+    def import_batch(self, events=(), projections=(), table=None, entries=()) -> None:
+        """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
+        import pymongo
+
+        documents = [
+            {"_id": ev.event_id, "stream_id": ev.stream_id, "version": ev.version, "kind": ev.kind,
+             "event_type": ev.event_type, "payload": dict(ev.payload), "occurred_at": ev.occurred_at,
+             "recorded_at": ev.recorded_at, "actor": ev.actor, "correlation_id": ev.correlation_id,
+             "causation_id": ev.causation_id}
+            for ev in events
         ]
+        for collection, rows in (("events", documents), (table, [{"_id": r["event_id"], **r} for r in entries])):
+            if not rows:
+                continue
+            try:
+                self.db[collection].insert_many(rows, ordered=False)
+            except pymongo.errors.BulkWriteError as error:
+                failures = error.details.get("writeErrors", [])
+                known = {doc["_id"] for doc in self.db[collection].find({"_id": {"$in": [r["_id"] for r in rows]}})}
+                if any(f.get("code") != DUPLICATE_KEY for f in failures) or len(known) < len(rows):
+                    raise e.StoreConstraintError(f"the target refused copied rows: {failures[:1]}") from None
+        for row in projections:
+            self._project(row)
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
         doc = self.db.projections.find_one({"_id": {"$eq": f"{kind}:{aggregate_id}"}})
@@ -292,6 +320,25 @@ class MongoStore:
             FormType(doc["_id"], doc["facility"], doc["name"])
             for doc in self.db.clearance_form_types.find().sort("seq", 1)
         ]
+
+
+_LOGBOOKS = {name: name for name in ("entries_run_readings", "entries_operation_procedure_steps")}
+
+
+def _stored(doc: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        event_id=doc["_id"],
+        event_type=doc["event_type"],
+        payload=doc["payload"],
+        occurred_at=doc["occurred_at"],
+        actor=doc["actor"],
+        correlation_id=doc["correlation_id"],
+        causation_id=doc.get("causation_id"),
+        stream_id=doc["stream_id"],
+        version=doc["version"],
+        recorded_at=doc["recorded_at"],
+        kind=doc.get("kind", ""),
+    )
 
 
 def _row(doc: dict[str, Any]) -> ProjectionRow:

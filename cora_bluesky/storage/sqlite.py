@@ -24,6 +24,24 @@ _STEP_COLUMNS = (
     " occurred_at, correlation_id, causation_id, recorded_at"
 )
 _REF_CHUNK = 400
+#: the logbook tables a copy moves (a fixed set: table names never come from input)
+_LOGBOOKS = {name: name for name in ("entries_run_readings", "entries_operation_procedure_steps")}
+
+
+def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
+    return StoredEvent(
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        payload=payload,
+        occurred_at=row["occurred_at"],
+        actor=row["actor"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        stream_id=row["stream_id"],
+        version=row["version"],
+        recorded_at=row["recorded_at"],
+        kind=kind,
+    )
 
 
 def _recorded_at() -> str:
@@ -227,21 +245,7 @@ class SQLiteStore:
             " correlation_id, causation_id FROM events WHERE stream_id = ? ORDER BY version",
             (stream_id,),
         )
-        return [
-            StoredEvent(
-                event_id=row["event_id"],
-                event_type=row["event_type"],
-                payload=json.loads(row["payload"]),
-                occurred_at=row["occurred_at"],
-                actor=row["actor"],
-                correlation_id=row["correlation_id"],
-                causation_id=row["causation_id"],
-                stream_id=row["stream_id"],
-                version=row["version"],
-                recorded_at=row["recorded_at"],
-            )
-            for row in rows
-        ]
+        return [_stored(row, json.loads(row["payload"])) for row in rows]
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
         # a projection behind its stream (written by an older process, or not at all) is not served
@@ -339,6 +343,93 @@ class SQLiteStore:
         for row in rows:
             row["payload"] = json.loads(row["payload"])
         return rows
+
+    # --- whole-record copy ---------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return not self._query("SELECT 1 FROM events LIMIT 1")
+
+    def _chunks(self, table: str, columns: str, size: int = 5000) -> Iterator[list[sqlite3.Row]]:
+        last = -1
+        while True:
+            rows = self._query(
+                f"SELECT rowid AS _pos, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, size)
+            )
+            if not rows:
+                return
+            last = rows[-1]["_pos"]
+            yield rows
+
+    def dump_events(self) -> Iterator[StoredEvent]:
+        """Every event of every stream, in append order."""
+        columns = (
+            "stream_id, version, kind, event_id, event_type, payload, occurred_at, recorded_at, actor,"
+            " correlation_id, causation_id"
+        )
+        for rows in self._chunks("events", columns):
+            for row in rows:
+                yield _stored(row, json.loads(row["payload"]), row["kind"])
+
+    def dump_projections(self) -> Iterator[ProjectionRow]:
+        for rows in self._chunks("projections", _PROJECTION_COLUMNS):
+            found = self._rows(rows)
+            for row in found:
+                refs = self._query(
+                    "SELECT ref_kind, ref_id FROM projection_refs WHERE kind = ? AND id = ?", (row.kind, row.id)
+                )
+                yield ProjectionRow(**{**row.__dict__, "refs": tuple((r["ref_kind"], r["ref_id"]) for r in refs)})
+
+    def dump_entries(self, table: str) -> Iterator[dict[str, Any]]:
+        columns = _READING_COLUMNS if table == "entries_run_readings" else _STEP_COLUMNS
+        for rows in self._chunks(_LOGBOOKS[table], columns):
+            for row in rows:
+                entry = {key: row[key] for key in row.keys() if key != "_pos"}
+                if "payload" in entry:
+                    entry["payload"] = json.loads(entry["payload"])
+                yield entry
+
+    def import_batch(
+        self,
+        events: Sequence[StoredEvent] = (),
+        projections: Sequence[ProjectionRow] = (),
+        table: str | None = None,
+        entries: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
+        try:
+            self._import(events, projections, table, entries)
+        except sqlite3.IntegrityError as error:
+            raise e.StoreConstraintError(f"the target refused copied rows: {error}") from None
+
+    def _import(self, events, projections, table, entries) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload, occurred_at,"
+                " recorded_at, actor, correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                [
+                    (ev.stream_id, ev.version, ev.kind, ev.event_id, ev.event_type, json.dumps(ev.payload),
+                     ev.occurred_at, ev.recorded_at, ev.actor, ev.correlation_id, ev.causation_id)
+                    for ev in events
+                ],
+            )
+            for row in projections:
+                current = conn.execute(
+                    "SELECT version FROM projections WHERE kind = ? AND id = ?", (row.kind, row.id)
+                ).fetchone()
+                if current is None or current[0] < row.version:
+                    self._project(conn, row)
+            if entries:
+                columns = _READING_COLUMNS if table == "entries_run_readings" else _STEP_COLUMNS
+                names = [name.strip() for name in columns.split(",")]
+                conn.executemany(
+                    f"INSERT INTO {_LOGBOOKS[table]} ({columns}) VALUES ({', '.join('?' * len(names))})"
+                    " ON CONFLICT (event_id) DO NOTHING",
+                    [
+                        tuple(json.dumps(row[n]) if n == "payload" else row[n] for n in names)
+                        for row in entries
+                    ],
+                )
 
     def form_types(self) -> list[FormType]:
         rows = self._query("SELECT code, facility, name FROM clearance_form_types ORDER BY rowid")
