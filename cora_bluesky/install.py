@@ -23,7 +23,22 @@ class Cora:
     record: Record
     gate: Any
     permits: PermitSource | None
+    recorder: Any = None
     suspenders: list = field(default_factory=list)
+
+    def stop(self, reason: str) -> Any:
+        """Stop the running or paused plan early on purpose, recording the operator's reason."""
+        self.recorder.give_reason("stop", reason)
+        return self.RE.stop()
+
+    def abort(self, reason: str) -> Any:
+        """Abort the running or paused plan, recording the operator's reason."""
+        self.recorder.give_reason("abort", reason)
+        return self.RE.abort(reason)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the record has caught up with the RunEngine; ``False`` if still behind."""
+        return self.recorder.flush(timeout)
 
     def check_open_runs(self) -> None:
         """Re-run both start gates for every CORA run open in this RunEngine; raise if one fails."""
@@ -67,7 +82,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     """Wire cora-bluesky into a RunEngine and return its handle.
 
     Every run the RunEngine opens is first started in the record, behind both gates; a manual
-    ``RE.resume()`` re-runs the gates for the open runs. Nothing is written into any namespace.
+    ``RE.resume()`` re-runs the gates for the open runs; the recorder folds the documents, the
+    RunEngine's states and its suspensions into the record. Nothing is written into any namespace.
 
     Parameters
     ----------
@@ -89,6 +105,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         If this RunEngine already has cora-bluesky installed.
     """
     from cora_bluesky import connect
+    from cora_bluesky.callbacks.recorder import CoraRecorder
     from cora_bluesky.plans.gate import CoraGate
 
     with _install_lock:
@@ -109,10 +126,26 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal)
         RE.preprocessors.append(gate)
         RE.subscribe(gate.document, "stop")
-        cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits)
+        recorder = CoraRecorder(record)
+        RE.subscribe(recorder)
+        _chain(RE, "state_hook", recorder.state_hook)
+        _chain(RE, "msg_hook", recorder.msg_hook)
+        cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
         _installed[RE] = cora
         return cora
+
+
+def _chain(RE, attribute: str, hook: Callable) -> None:
+    """``state_hook`` and ``msg_hook`` are single attributes: keep whatever was there."""
+    previous = getattr(RE, attribute)
+
+    def chained(*args):
+        if previous is not None:
+            previous(*args)
+        hook(*args)
+
+    setattr(RE, attribute, chained)
 
 
 def _gate_resume(RE, cora: Cora) -> None:

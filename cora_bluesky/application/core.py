@@ -67,11 +67,12 @@ class RecordCore:
         Parameters
         ----------
         **context
-            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``.
+            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``, and
+            ``clock`` (for writing down something that happened a moment ago, at its moment).
         """
         clone = copy.copy(self)
         for key, value in context.items():
-            if key not in {"principal", "correlation_id", "causation_id", "permits"}:
+            if key not in {"principal", "correlation_id", "causation_id", "permits", "clock"}:
                 raise TypeError(f"unknown record context {key!r}")
             setattr(clone, key if key in {"principal", "permits"} else f"_{key}", value)
         return clone

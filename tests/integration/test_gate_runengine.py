@@ -208,9 +208,11 @@ def test_procedure_inside_a_run_is_a_phase_of_it(session, devices):
     RE(tomography_with_alignment(), subject_id=ids.subject)
     starts = [doc for name, doc in documents if name == "start"]
     assert "cora_run_id" in starts[0] and "cora_procedure_id" in starts[1]
+    assert cora.flush(10)
     procedure = record.get_procedure(starts[1]["cora_procedure_id"])
     assert procedure.parent_run_id == starts[0]["cora_run_id"]
-    assert procedure.target_asset_ids == (ids.stage,) and procedure.status == "Running"
+    assert procedure.target_asset_ids == (ids.stage,) and procedure.status == "Completed"
+    assert record.get_run(starts[0]["cora_run_id"]).status == "Completed"
 
 
 def test_a_run_the_runengine_cannot_open_is_aborted_in_the_record(session, devices):

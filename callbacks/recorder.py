@@ -1,0 +1,228 @@
+"""The recorder: the RunEngine's documents, states and messages folded into the record.
+
+The RunEngine thread only enqueues; a worker thread talks to the record, in arrival order, and
+retries while the store is unavailable. A recording failure is logged and counted, never raised
+into the RunEngine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from datetime import datetime, timezone
+from numbers import Real
+from typing import Any
+
+from event_model import DocumentRouter, unpack_event_page
+
+from cora_bluesky.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+#: RunEngine states that tell a stop document's ``success`` apart from a completion.
+ENDING_STATES = {"stopping": "stop", "aborting": "abort", "halting": "halt"}
+NO_REASON = {
+    "stop": "RE.stop() was called; no reason was given",
+    "abort": "RE.abort() was called; no reason was given",
+    "halt": "RE.halt() was called; no reason was given",
+}
+
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+class _Run:
+    """What the recorder knows about one open Bluesky run."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        self.kind = kind
+        self.ident = ident
+        self.streams: dict[str, str] = {}  # descriptor uid -> stream name
+        self.units: dict[str, dict[str, str | None]] = {}
+        self.rejected = 0
+
+
+class CoraRecorder(DocumentRouter):
+    """Fold documents carrying ``cora_run_id`` / ``cora_procedure_id`` into the record.
+
+    Parameters
+    ----------
+    record : cora_bluesky.Record
+        Where runs, procedures and readings are recorded.
+    retry : float
+        Seconds between attempts while the store is unavailable.
+    """
+
+    def __init__(self, record, *, retry: float = 0.5) -> None:
+        super().__init__()
+        self.record = record
+        self.retry = retry
+        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._runs: dict[str, _Run] = {}
+        self._ending: str | None = None
+        self._reasons: dict[str, str] = {}
+        self._paused = False
+        self.failures = 0
+        self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
+        self._worker.start()
+
+    # --- RunEngine side: enqueue only ---------------------------------------------------
+
+    def __call__(self, name: str, doc: dict) -> None:
+        self._queue.put(("document", name, doc, time.time()))
+
+    def state_hook(self, new: str, old: str) -> None:
+        self._queue.put(("state", new, old, time.time()))
+
+    def msg_hook(self, msg) -> None:
+        if msg.command in ("_start_suspender", "_resume_from_suspender"):
+            self._queue.put(("suspension", msg.command, None, time.time()))
+
+    def give_reason(self, ending: str, reason: str) -> None:
+        """The operator's words for the next stop or abort (see ``Cora.stop``/``Cora.abort``)."""
+        self._queue.put(("reason", ending, reason, time.time()))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything enqueued so far is recorded; ``False`` if it is still behind."""
+        done = threading.Event()
+        self._queue.put(("flush", done, None, time.time()))
+        caught_up = done.wait(timeout)
+        if not caught_up:
+            log.warning("cora recorder is %d item(s) behind the RunEngine", self._queue.qsize())
+        return caught_up
+
+    def rejected_readings(self, cora_id: str) -> int:
+        """How many values of an open run were not stored as readings (non-finite, non-scalar)."""
+        return sum(run.rejected for run in self._runs.values() if run.ident == cora_id)
+
+    # --- worker side --------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            while True:
+                try:
+                    self._handle(*item)
+                    break
+                except e.StoreError as unavailable:  # keep order: retry this item until it lands
+                    log.warning("record unavailable, retrying: %s", unavailable)
+                    time.sleep(self.retry)
+                except Exception:  # never let one bad document stop the recording of the next
+                    self.failures += 1
+                    log.exception("cora recorder could not record %s", item[0])
+                    break
+
+    def _handle(self, kind: str, first: Any, second: Any, when: float) -> None:
+        if kind == "document":
+            self._at = when
+            DocumentRouter.__call__(self, first, second)
+        elif kind == "state":
+            self._state(first, second, when)
+        elif kind == "suspension":
+            self._lifecycle("hold_run" if first == "_start_suspender" else "resume_run", when)
+        elif kind == "reason":
+            self._reasons[first] = second
+        elif kind == "flush":
+            first.set()
+
+    def _bound(self, when: float):
+        instant = _at(when)
+        return self.record.bound(clock=lambda: instant)
+
+    def _state(self, new: str, old: str, when: float) -> None:
+        if new in ENDING_STATES:
+            self._ending = ENDING_STATES[new]
+        elif new == "paused":
+            self._paused = True
+            self._lifecycle("hold_run", when)
+        elif new == "running" and self._paused:
+            self._paused = False
+            self._lifecycle("resume_run", when)
+        elif new == "idle":
+            self._ending = None
+            self._paused = False
+
+    def _lifecycle(self, verb: str, when: float) -> None:
+        """Hold or resume the innermost open Run (a procedure has no Held state)."""
+        runs = [run for run in self._runs.values() if run.kind == "run"]
+        if runs:
+            try:
+                getattr(self._bound(when), verb)(runs[-1].ident)
+            except (e.RunCannotHoldError, e.RunCannotResumeError):
+                pass  # a pause inside a suspension (or the reverse) is one hold, not two
+
+    # --- documents ------------------------------------------------------------------------
+
+    def start(self, doc):
+        if doc.get("cora_run_id"):
+            self._runs[doc["uid"]] = _Run("run", doc["cora_run_id"])
+        elif doc.get("cora_procedure_id"):
+            self._runs[doc["uid"]] = _Run("procedure", doc["cora_procedure_id"])
+
+    def descriptor(self, doc):
+        run = self._runs.get(doc["run_start"])
+        if run is not None:
+            run.streams[doc["uid"]] = doc.get("name", "")
+            run.units[doc["uid"]] = {key: meta.get("units") for key, meta in doc.get("data_keys", {}).items()}
+
+    def event_page(self, doc):
+        for event in unpack_event_page(doc):
+            self.event(event)
+
+    def event(self, doc):
+        run = next((r for r in self._runs.values() if doc["descriptor"] in r.streams), None)
+        if run is None or run.kind != "run":
+            return
+        stream = run.streams[doc["descriptor"]]
+        if stream == "baseline":
+            procedure = "baseline"
+        elif stream.endswith("_monitor"):
+            procedure = "monitor"
+        else:
+            return
+        readings = []
+        for key, value in doc.get("data", {}).items():
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+                run.rejected += 1
+                continue
+            readings.append(
+                {
+                    # the same descriptor and seq_num after a rewind is the same reading
+                    "event_id": f"{doc['descriptor']}:{doc['seq_num']}:{key}",
+                    "channel_name": key,
+                    "value": float(value),
+                    "units": run.units[doc["descriptor"]].get(key),
+                    "sampling_procedure": procedure,
+                    "sampled_at": _at(doc.get("timestamps", {}).get(key, doc["time"])),
+                }
+            )
+        if readings:
+            self._bound(self._at).append_run_readings(run.ident, readings)
+
+    def stop(self, doc):
+        run = self._runs.pop(doc.get("run_start"), None)
+        if run is None:
+            return
+        record = self._bound(doc.get("time", self._at))
+        status, message = doc.get("exit_status"), doc.get("reason") or ""
+        ending = self._ending if status == "success" and self._ending == "stop" else status
+        if ending == "success":
+            verb = "complete_run" if run.kind == "run" else "complete_procedure"
+            getattr(record, verb)(run.ident)
+            return
+        if ending == "fail":
+            reason = message or "the plan failed without a message"
+        else:
+            key = "halt" if self._ending == "halt" else ending
+            reason = self._reasons.pop(key, None) or message or NO_REASON.get(key, f"exit status {status}")
+        reason = reason[:500]
+        if run.kind == "procedure":
+            record.abort_procedure(run.ident, reason=reason)
+        elif ending == "stop":
+            record.stop_run(run.ident, reason=reason)
+        else:
+            record.abort_run(run.ident, reason=reason)

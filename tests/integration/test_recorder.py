@@ -1,0 +1,233 @@
+"""The recorder with a real RunEngine and ophyd sim devices: lifecycles, readings, re-delivery."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+import bluesky.preprocessors as bpp
+import pytest
+from bluesky import RunEngine, SupplementalData
+from bluesky.suspenders import SuspendFloor
+from bluesky.utils import RunEngineInterrupted
+from ophyd import Signal
+from ophyd.sim import SynAxis, SynGauss
+from support import build_beamline
+
+import cora_bluesky
+from cora_bluesky.callbacks import CoraRecorder
+from cora_bluesky.plans import procedure_wrapper
+
+
+@pytest.fixture
+def rig(tmp_path):
+    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}", permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    ids = build_beamline(record)
+    counting = record.register_method(name="counting", needed_families=["camera"])
+    for name in ("count", "scan", "pausing"):
+        record.register_plan(name=name, method_id=counting.id)
+    rot = SynAxis(name="rot")
+    cam = SynGauss("cam", rot, "rot", center=0, Imax=1)
+    RE = RunEngine({}, call_returns_result=False)
+    cora = cora_bluesky.install(RE, record)
+    documents: list = []
+    RE.subscribe(lambda name, doc: documents.append((name, doc)))
+    yield RE, cora, record, ids, rot, cam, documents
+    if RE.state != "idle":
+        RE.abort("teardown")
+    record.close()
+
+
+def the_run(cora, record):
+    assert cora.flush(10)
+    (run,) = record.list_runs().items
+    return run
+
+
+def event_types(record, run):
+    return [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+
+
+@bpp.run_decorator(md={"plan_name": "pausing", "detectors": ["cam"]})
+def pausing(cam):
+    yield from bps.trigger_and_read([cam])
+    yield from bps.checkpoint()
+    yield from bps.pause()
+    yield from bps.trigger_and_read([cam])
+
+
+def test_a_finished_scan_completes(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    RE(bp.scan([cam], rot, -1, 1, 5), subject_id=ids.subject)
+    run = the_run(cora, record)
+    assert run.status == "Completed"
+    assert event_types(record, run) == ["RunStarted", "RunCompleted"]
+
+
+def test_pause_and_resume_are_a_hold(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    with pytest.raises(RunEngineInterrupted):
+        RE(pausing(cam), subject_id=ids.subject)
+    assert the_run(cora, record).status == "Held"
+    RE.resume()
+    run = the_run(cora, record)
+    assert run.status == "Completed"
+    assert event_types(record, run) == ["RunStarted", "RunHeld", "RunResumed", "RunCompleted"]
+
+
+@pytest.mark.parametrize(
+    "ending, status, reason",
+    [
+        (lambda RE, cora: cora.stop("enough data for the reconstruction"), "Stopped", "enough data for the reconstruction"),
+        (lambda RE, cora: RE.stop(), "Stopped", "RE.stop() was called; no reason was given"),
+        (lambda RE, cora: cora.abort("sample moved"), "Aborted", "sample moved"),
+        (lambda RE, cora: RE.abort(), "Aborted", "RE.abort() was called; no reason was given"),
+        (lambda RE, cora: RE.halt(), "Aborted", "RE.halt() was called; no reason was given"),
+    ],
+)
+def test_endings_from_the_console_keep_or_admit_their_reason(rig, ending, status, reason):
+    RE, cora, record, ids, rot, cam, _ = rig
+    with pytest.raises(RunEngineInterrupted):
+        RE(pausing(cam), subject_id=ids.subject)
+    ending(RE, cora)
+    run = the_run(cora, record)
+    assert (run.status, run.last_reason) == (status, reason)
+
+
+def test_a_failing_plan_aborts_with_its_message(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+
+    @bpp.run_decorator(md={"plan_name": "count", "detectors": ["cam"]})
+    def failing():
+        yield from bps.trigger_and_read([cam])
+        raise ValueError("detector saturated")
+
+    with pytest.raises(ValueError):
+        RE(failing(), subject_id=ids.subject)
+    run = the_run(cora, record)
+    assert run.status == "Aborted" and "detector saturated" in run.last_reason
+
+
+def test_a_suspension_is_a_hold_at_the_moments_it_happened(rig):
+    RE, cora, record, ids, rot, cam, documents = rig
+    ring = Signal(name="ring_current", value=100.0)
+    RE.install_suspender(SuspendFloor(ring, 50))
+
+    def dump():
+        while not any(name == "event" for name, _ in documents):
+            time.sleep(0.01)
+        ring.put(0.0)
+        time.sleep(0.5)
+        ring.put(100.0)
+
+    threading.Thread(target=dump, daemon=True).start()
+    RE(bp.count([cam], num=10, delay=0.05), subject_id=ids.subject)
+    run = the_run(cora, record)
+    events = record.store.load(f"run:{run.id}")
+    assert [ev.event_type for ev in events] == ["RunStarted", "RunHeld", "RunResumed", "RunCompleted"]
+    held, resumed = (ev.occurred_at for ev in events[1:3])
+    assert held < resumed
+
+
+def test_baseline_and_monitor_readings_with_rejections_counted(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    ring = Signal(name="ring_current", value=102.3)
+    broken = Signal(name="broken_gauge", value=float("nan"))
+    temp = Signal(name="sample_temp", value=295.0)
+    RE.preprocessors.insert(0, SupplementalData(baseline=[ring, broken], monitors=[temp]))
+
+    def warming():
+        time.sleep(0.2)
+        for value in (296.0, 297.0):
+            temp.put(value)
+            time.sleep(0.1)
+
+    threading.Thread(target=warming, daemon=True).start()
+    RE(bp.count([cam], num=8, delay=0.1), subject_id=ids.subject)
+    run = the_run(cora, record)
+    rows = record.list_run_readings(run.id)
+    baseline = [(r["channel_name"], r["value"]) for r in rows if r["sampling_procedure"] == "baseline"]
+    assert baseline == [("ring_current", 102.3), ("ring_current", 102.3)]
+    monitor = [r["value"] for r in rows if r["sampling_procedure"] == "monitor"]
+    assert {296.0, 297.0} <= set(monitor)
+    assert all(r["channel_name"] == "sample_temp" for r in rows if r["sampling_procedure"] == "monitor")
+
+
+def test_documents_fed_twice_are_recorded_once(rig):
+    RE, cora, record, ids, rot, cam, documents = rig
+    ring = Signal(name="ring_current", value=99.0)
+    RE.preprocessors.insert(0, SupplementalData(baseline=[ring]))
+    RE(bp.count([cam], num=3), subject_id=ids.subject)
+    run = the_run(cora, record)
+    again = CoraRecorder(record)
+    for name, doc in documents:
+        again(name, doc)
+    assert again.flush(10)
+    assert len(record.list_run_readings(run.id)) == 2
+    assert event_types(record, run) == ["RunStarted", "RunReadingLogbookOpened", "RunCompleted"]
+    # the record refused the re-delivered baseline (its logbook is closed) and the second completion:
+    # logged and counted by the recorder, never raised, nothing duplicated
+    assert again.failures == 3
+
+
+def test_procedures_complete_or_abort(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    align = procedure_wrapper(bp.count([cam], num=2), name="find rotation center", kind="alignment",
+                              target_asset_ids=[ids.stage])
+    RE(align)
+    assert cora.flush(10)
+    (done,) = record.list_procedures().items
+    assert done.status == "Completed"
+
+    @bpp.run_decorator(md={})
+    def broken():
+        yield from bps.trigger_and_read([cam])
+        raise RuntimeError("stage limit switch")
+
+    with pytest.raises(RuntimeError):
+        RE(procedure_wrapper(broken(), name="align", kind="alignment", target_asset_ids=[ids.stage]))
+    assert cora.flush(10)
+    statuses = sorted(p.status for p in record.list_procedures().items)
+    assert statuses == ["Aborted", "Completed"]
+
+
+def test_hooks_already_on_the_runengine_are_kept(tmp_path):
+    RE = RunEngine({})
+    seen = []
+    RE.state_hook = lambda new, old: seen.append(new)
+    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}")
+    cora_bluesky.install(RE, record)
+    RE.state_hook("running", "idle")
+    assert seen == ["running"]
+
+
+def test_a_locked_store_neither_blocks_the_scan_nor_loses_documents(rig, tmp_path):
+    import sqlite3
+
+    RE, cora, record, ids, rot, cam, documents = rig
+    ring = Signal(name="ring_current", value=101.0)
+    RE.preprocessors.insert(0, SupplementalData(baseline=[ring]))
+    locked = threading.Event()
+
+    def lock_during_scan():
+        blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+        while not any(name == "start" for name, _ in documents):
+            time.sleep(0.005)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the file
+        locked.set()
+        time.sleep(1.5)
+        blocker.execute("COMMIT")
+        blocker.close()
+
+    locker = threading.Thread(target=lock_during_scan, daemon=True)
+    locker.start()
+    started = time.monotonic()
+    RE(bp.count([cam], num=5), subject_id=ids.subject)
+    scan_time = time.monotonic() - started
+    assert scan_time < 1.0, "the RunEngine waited for the record"
+    locker.join()
+    assert locked.is_set()
+    run = the_run(cora, record)
+    assert run.status == "Completed" and len(record.list_run_readings(run.id)) == 2
