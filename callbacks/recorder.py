@@ -7,6 +7,7 @@ into the RunEngine.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import queue
@@ -19,6 +20,7 @@ from typing import Any
 from event_model import DocumentRouter, unpack_event_page
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.plans.stubs import STEPS_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +177,14 @@ class CoraRecorder(DocumentRouter):
 
     def event(self, doc):
         run = next((r for r in self._runs.values() if doc["descriptor"] in r.streams), None)
-        if run is None or run.kind != "run":
+        if run is None:
             return
         stream = run.streams[doc["descriptor"]]
+        if stream == STEPS_STREAM:
+            self._step(run, doc)
+            return
+        if run.kind != "run":
+            return
         if stream == "baseline":
             procedure = "baseline"
         elif stream.endswith("_monitor"):
@@ -202,6 +209,22 @@ class CoraRecorder(DocumentRouter):
             )
         if readings:
             self._bound(self._at).append_run_readings(run.ident, readings)
+
+    def _step(self, run: _Run, doc) -> None:
+        data = doc.get("data", {})
+        kind = data.get("cora_step_step_kind")
+        when = doc.get("timestamps", {}).get("cora_step_step_kind", doc["time"])
+        self._bound(self._at).append_procedure_step(
+            run.ident,
+            [
+                {
+                    "event_id": f"{doc['descriptor']}:{doc['seq_num']}",
+                    "step_kind": kind,
+                    "payload": json.loads(data.get("cora_step_payload") or "{}"),
+                    "sampled_at": _at(when),
+                }
+            ],
+        )
 
     def stop(self, doc):
         run = self._runs.pop(doc.get("run_start"), None)

@@ -36,6 +36,13 @@ class Cora:
         self.recorder.give_reason("abort", reason)
         return self.RE.abort(reason)
 
+    def adjust(self, patch, reason: str, decided_by: str | None = None):
+        """Steer the open run from the console (for example while the RunEngine is paused)."""
+        runs = self.gate.open_runs()
+        if not runs:
+            raise e.RunNotFoundError("no CORA run is open in this RunEngine")
+        return self.record.adjust_run(runs[-1], parameter_patch=patch, reason=reason, decided_by_decision_id=decided_by)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the record has caught up with the RunEngine; ``False`` if still behind."""
         return self.recorder.flush(timeout)
@@ -106,6 +113,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     """
     from cora_bluesky import connect
     from cora_bluesky.callbacks.recorder import CoraRecorder
+    from cora_bluesky.plans.commands import CoraCommands
     from cora_bluesky.plans.gate import CoraGate
 
     with _install_lock:
@@ -130,6 +138,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         RE.subscribe(recorder)
         _chain(RE, "state_hook", recorder.state_hook)
         _chain(RE, "msg_hook", recorder.msg_hook)
+        CoraCommands(record, gate).register(RE)
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
         _installed[RE] = cora

@@ -75,6 +75,11 @@ class CoraGate:
             with self._lock:
                 self._open.pop(doc.get("run_start"), None)
 
+    def innermost(self) -> tuple[str, str] | None:
+        """``(kind, CORA id)`` of the innermost open run or procedure, if any."""
+        with self._lock:
+            return next(reversed(self._open.values()), None)
+
     def open_runs(self) -> list[str]:
         """CORA ids of the runs (not procedures) open in this RunEngine, outermost first."""
         with self._lock:
