@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
 
@@ -40,6 +41,49 @@ def _copy(args: argparse.Namespace) -> int:
     return 0
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``2h`` or ``1d``."""
+    try:
+        return timedelta(seconds=float(text[:-1]) * _UNITS[text[-1]])
+    except (KeyError, ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 2h or 1d") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add one, for example +00:00")
+    return value
+
+
+def _stale(args: argparse.Namespace) -> int:
+    import cora_bluesky
+
+    with cora_bluesky.connect(args.uri) as record:
+        stale = record.stale_runs(idle_for=args.older_than)
+        if not stale:
+            print(f"no open run has been idle for {args.older_than} or longer")
+        for run, last_seen in stale:
+            print(f"{run.id}  {run.status:8}  last seen {last_seen.isoformat()}  {run.name}")
+            print(f"    cora runs truncate {run.id} --reason '...' --interrupted-at {last_seen.isoformat()}")
+    return 0
+
+
+def _truncate(args: argparse.Namespace) -> int:
+    import cora_bluesky
+
+    with cora_bluesky.connect(args.uri) as record:
+        run = record.truncate_run(args.run, reason=args.reason, interrupted_at=args.interrupted_at)
+    print(f"{run.id} is Truncated: {run.last_reason}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cora", description="cora-bluesky: the beamline's system of record")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy.add_argument("target", help="URI of the store to copy into")
     copy.add_argument("--merge", action="store_true", help="copy into a target that already holds a record")
     copy.set_defaults(handler=_copy)
+    runs = commands.add_parser("runs", help="inspect and close runs").add_subparsers(dest="verb", required=True)
+    stale = runs.add_parser("stale", help="list open runs with no recorded activity for a while")
+    stale.add_argument("--older-than", type=_duration, default=timedelta(hours=2), help="idle time (default 2h)")
+    stale.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    stale.set_defaults(handler=_stale)
+    truncate = runs.add_parser("truncate", help="close a run that died unwatched")
+    truncate.add_argument("run", help="the run id")
+    truncate.add_argument("--reason", required=True, help="what happened, in a sentence")
+    truncate.add_argument("--interrupted-at", type=_instant, help="best guess of when it really stopped")
+    truncate.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    truncate.set_defaults(handler=_truncate)
     args = parser.parse_args(argv)
     from cora_bluesky.domain.errors import CoraError
 

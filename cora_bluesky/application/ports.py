@@ -109,6 +109,9 @@ class EventStore(Protocol):
 
     def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
 
+    def latest_reading_at(self, run_id: str) -> str | None:
+        """``sampled_at`` of the run's newest reading, if it has any."""
+
     def form_types(self) -> list[FormType]: ...
 
     def close(self) -> None: ...

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from cora_bluesky.application.aggregates import CALIBRATION, CLEARANCE, ENCLOSURE, METHOD, PLAN, RUN, SUBJECT
+from cora_bluesky.application.codec import parse_timestamp
 from cora_bluesky.application.core import RecordCore, new_id
 from cora_bluesky.application.ports import Page
 from cora_bluesky.application.schemas import parameter_check
@@ -235,6 +236,29 @@ class RunCommands(RecordCore):
             created_from=created_from,
             created_before=created_before,
         )
+
+    def stale_runs(self, *, idle_for: timedelta) -> list[tuple[RunState, datetime]]:
+        """Open runs (Running or Held) with no recorded activity for at least ``idle_for``.
+
+        Each comes with the last moment the record saw of it (its last lifecycle event or its
+        newest reading), the natural guess for ``truncate_run``'s ``interrupted_at``. Nothing
+        is closed here: a person decides.
+        """
+        now = self.now()
+        stale = []
+        for status in ("Running", "Held"):
+            cursor = None
+            while True:
+                page = self.list_runs(status=status, limit=500, cursor=cursor)
+                for run in page.items:
+                    latest = self.store.latest_reading_at(run.id)
+                    last_seen = max(run.updated_at, parse_timestamp(latest)) if latest else run.updated_at
+                    if now - last_seen >= idle_for:
+                        stale.append((run, last_seen))
+                if page.next is None:
+                    break
+                cursor = page.next
+        return sorted(stale, key=lambda pair: pair[1])
 
     def list_run_readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """The run's readings in ``sampled_at`` order, with their three timestamps."""

@@ -312,6 +312,10 @@ class MongoStore:
     def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self._logbook("entries_run_readings", "run_id", run_id, limit)
 
+    def latest_reading_at(self, run_id: str) -> str | None:
+        doc = self.db.entries_run_readings.find_one({"run_id": {"$eq": run_id}}, sort=[("sampled_at", -1)])
+        return None if doc is None else doc["sampled_at"]
+
     def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self._logbook("entries_operation_procedure_steps", "procedure_id", procedure_id, limit)
 

@@ -336,6 +336,10 @@ class SQLiteStore:
     def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return list(self._logbook("entries_run_readings", _READING_COLUMNS, "run_id", run_id, limit))
 
+    def latest_reading_at(self, run_id: str) -> str | None:
+        rows = self._query("SELECT MAX(sampled_at) AS latest FROM entries_run_readings WHERE run_id = ?", (run_id,))
+        return rows[0]["latest"]
+
     def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         rows = list(
             self._logbook("entries_operation_procedure_steps", _STEP_COLUMNS, "procedure_id", procedure_id, limit)
