@@ -55,13 +55,17 @@ class CoraRecorder(DocumentRouter):
     ----------
     record : cora_bluesky.Record
         Where runs, procedures and readings are recorded.
+    spool : Spool, optional
+        Where items wait, durably, until they are recorded; anything it still holds from an
+        earlier process is replayed first.
     retry : float
         Seconds between attempts while the store is unavailable.
     """
 
-    def __init__(self, record, *, retry: float = 0.5) -> None:
+    def __init__(self, record, *, spool=None, retry: float = 0.5) -> None:
         super().__init__()
         self.record = record
+        self.spool = spool
         self.retry = retry
         self._queue: "queue.Queue[tuple]" = queue.Queue()
         self._runs: dict[str, _Run] = {}
@@ -104,19 +108,43 @@ class CoraRecorder(DocumentRouter):
     # --- worker side --------------------------------------------------------------------
 
     def _work(self) -> None:
+        if self.spool is not None:
+            replayed = None
+            for replayed, item in self.spool.pending():  # what an earlier process did not record
+                self._record(item)
+            if replayed is not None:
+                self.spool.ack(replayed)
+            # runs left open by a process that died stay Running in the record, for a person
+            # to truncate; this process will never see their stop documents
+            self._runs.clear()
         while True:
-            item = self._queue.get()
-            while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
                 try:
-                    self._handle(*item)
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
                     break
-                except e.StoreError as unavailable:  # keep order: retry this item until it lands
-                    log.warning("record unavailable, retrying: %s", unavailable)
-                    time.sleep(self.retry)
-                except Exception:  # never let one bad document stop the recording of the next
-                    self.failures += 1
-                    log.exception("cora recorder could not record %s", item[0])
-                    break
+            durable = [list(item) for item in batch if item[0] != "flush"]
+            offset = self.spool.append(durable) if self.spool is not None and durable else None
+            for item in batch:
+                self._record(item)
+            # acknowledge only between runs: a replay must start from an open run's start
+            # document, so that its descriptors and events can be understood again
+            if offset is not None and not self._runs:
+                self.spool.ack(offset)
+
+    def _record(self, item) -> None:
+        while True:
+            try:
+                self._handle(*item)
+                return
+            except e.StoreError as unavailable:  # keep order: retry this item until it lands
+                log.warning("record unavailable, retrying: %s", unavailable)
+                time.sleep(self.retry)
+            except Exception:  # never let one bad document stop the recording of the next
+                self.failures += 1
+                log.exception("cora recorder could not record %s", item[0])
+                return
 
     def _handle(self, kind: str, first: Any, second: Any, when: float) -> None:
         if kind == "document":

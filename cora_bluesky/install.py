@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from cora_bluesky.application.ports import PermitSource
@@ -84,8 +86,16 @@ class Cora:
         return suspender
 
 
+def default_spool(record: Record) -> Path:
+    """A spool folder per record, in the user's data directory."""
+    from platformdirs import user_data_dir
+
+    identity = str(getattr(record.store, "path", None) or getattr(record.store, "uri", "record"))
+    return Path(user_data_dir("cora-bluesky")) / "spool" / hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
-            principal: str | None = None) -> Cora:
+            principal: str | None = None, spool: str | Path | None = None) -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
     Every run the RunEngine opens is first started in the record, behind both gates; a manual
@@ -101,6 +111,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         Where hutch permits are read (``cora_bluesky.gates.epics.EpicsPermits`` at a beamline).
     principal : str, optional
         Who acts, recorded as ``triggered_by`` and on every event.
+    spool : str or Path, optional
+        Folder of the recorder's durable spool (default: one per record in the user's data
+        directory). Whatever an earlier process spooled but did not record is replayed now.
 
     Returns
     -------
@@ -113,6 +126,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     """
     from cora_bluesky import connect
     from cora_bluesky.callbacks.recorder import CoraRecorder
+    from cora_bluesky.callbacks.spool import Spool
     from cora_bluesky.plans.commands import CoraCommands
     from cora_bluesky.plans.gate import CoraGate
 
@@ -134,7 +148,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal)
         RE.preprocessors.append(gate)
         RE.subscribe(gate.document, "stop")
-        recorder = CoraRecorder(record)
+        recorder = CoraRecorder(record, spool=Spool(spool or default_spool(record)))
         RE.subscribe(recorder)
         _chain(RE, "state_hook", recorder.state_hook)
         _chain(RE, "msg_hook", recorder.msg_hook)

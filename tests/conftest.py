@@ -47,3 +47,25 @@ def _pin_epics_to_loopback() -> None:
 
 
 _pin_epics_to_loopback()
+
+
+def _private_data_directory() -> None:
+    """Spools and default records of the tests stay out of the user's data directory."""
+    import os
+    import tempfile
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="cora-tests-")
+
+
+_private_data_directory()
+
+
+def _private_data_directory() -> None:
+    """Spools and default records of the tests stay out of the user's data directory."""
+    import os
+    import tempfile
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="cora-tests-")
+
+
+_private_data_directory()

@@ -231,3 +231,47 @@ def test_a_locked_store_neither_blocks_the_scan_nor_loses_documents(rig, tmp_pat
     assert locked.is_set()
     run = the_run(cora, record)
     assert run.status == "Completed" and len(record.list_run_readings(run.id)) == 2
+
+
+def test_a_killed_runengine_is_replayed_from_the_spool_and_left_for_a_person(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    uri, spool = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "spool"
+    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    ids = build_beamline(record)
+    record.register_plan(name="count", method_id=record.register_method(name="counting").id, asset_ids=[ids.camera])
+    script = Path(__file__).with_name("crashing_session.py")
+    child = subprocess.Popen([sys.executable, str(script), uri, str(spool)])
+    blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    try:
+        deadline = time.monotonic() + 60
+        while not record.list_runs().items:
+            assert time.monotonic() < deadline and child.poll() is None, "the session never started its run"
+            time.sleep(0.05)
+        blocker.execute("BEGIN EXCLUSIVE")  # the record goes away: documents pile up in the spool
+        time.sleep(1.5)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("COMMIT")
+        blocker.close()
+    (run,) = record.list_runs().items
+    before = len(record.list_run_readings(run.id))
+    assert (spool / "items.jsonl").stat().st_size > int((spool / "acked").read_text() or 0)
+
+    RE = RunEngine({})
+    cora = cora_bluesky.install(RE, record, spool=spool)
+    assert cora.flush(30)
+    after = record.list_run_readings(run.id)
+    assert len(after) > before, "nothing spooled during the outage was replayed"
+    assert len({row["event_id"] for row in after}) == len(after)
+    assert record.get_run(run.id).status == "Running"  # nothing closes a dead run by itself
+    last_seen = max(row["sampled_at"] for row in after)
+    ended = record.truncate_run(run.id, reason="control workstation killed", interrupted_at=last_seen)
+    assert ended.status == "Truncated"
+    assert int((spool / "acked").read_text()) == (spool / "items.jsonl").stat().st_size
