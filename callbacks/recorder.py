@@ -40,11 +40,13 @@ def _at(timestamp: float) -> datetime:
 class _Run:
     """What the recorder knows about one open Bluesky run."""
 
-    def __init__(self, kind: str, ident: str) -> None:
+    def __init__(self, kind: str, ident: str, started: float) -> None:
         self.kind = kind
         self.ident = ident
+        self.started = started
         self.streams: dict[str, str] = {}  # descriptor uid -> stream name
         self.units: dict[str, dict[str, str | None]] = {}
+        self.seen: dict[str, set[int]] = {}  # stream name -> seq_nums (a rewind re-emits them)
         self.rejected = 0
 
 
@@ -55,6 +57,9 @@ class CoraRecorder(DocumentRouter):
     ----------
     record : cora_bluesky.Record
         Where runs, procedures and readings are recorded.
+    dataset_uri : str
+        How a user resolves a Bluesky run, with ``{uid}`` for its start uid (for example a
+        tiled or databroker address).
     spool : Spool, optional
         Where items wait, durably, until they are recorded; anything it still holds from an
         earlier process is replayed first.
@@ -62,9 +67,10 @@ class CoraRecorder(DocumentRouter):
         Seconds between attempts while the store is unavailable.
     """
 
-    def __init__(self, record, *, spool=None, retry: float = 0.5) -> None:
+    def __init__(self, record, *, dataset_uri: str = "bluesky://run/{uid}", spool=None, retry: float = 0.5) -> None:
         super().__init__()
         self.record = record
+        self.dataset_uri = dataset_uri
         self.spool = spool
         self.retry = retry
         self._queue: "queue.Queue[tuple]" = queue.Queue()
@@ -189,9 +195,15 @@ class CoraRecorder(DocumentRouter):
 
     def start(self, doc):
         if doc.get("cora_run_id"):
-            self._runs[doc["uid"]] = _Run("run", doc["cora_run_id"])
+            run = self._runs[doc["uid"]] = _Run("run", doc["cora_run_id"], doc.get("time", self._at))
+            try:
+                self._bound(self._at).link_run_dataset(
+                    run.ident, start_uid=doc["uid"], uri=self.dataset_uri.format(uid=doc["uid"])
+                )
+            except e.RunCannotLinkDatasetError:
+                pass  # re-delivered: already linked
         elif doc.get("cora_procedure_id"):
-            self._runs[doc["uid"]] = _Run("procedure", doc["cora_procedure_id"])
+            self._runs[doc["uid"]] = _Run("procedure", doc["cora_procedure_id"], doc.get("time", self._at))
 
     def descriptor(self, doc):
         run = self._runs.get(doc["run_start"])
@@ -208,6 +220,10 @@ class CoraRecorder(DocumentRouter):
         if run is None:
             return
         stream = run.streams[doc["descriptor"]]
+        seen = run.seen.setdefault(stream, set())
+        if doc["seq_num"] in seen and stream != STEPS_STREAM:
+            return  # re-emitted after a rewind: already recorded and counted
+        seen.add(doc["seq_num"])
         if stream == STEPS_STREAM:
             self._step(run, doc)
             return
@@ -254,11 +270,35 @@ class CoraRecorder(DocumentRouter):
             ],
         )
 
+    def _summary(self, run: _Run, stop: dict) -> dict[str, Any]:
+        """What the run amounted to, from its documents and its own lifecycle events."""
+        ended = stop.get("time", self._at)
+        held, holds, since = 0.0, 0, None
+        for event in self.record.store.load(f"run:{run.ident}"):
+            at = datetime.fromisoformat(event.occurred_at).timestamp()
+            if event.event_type == "RunHeld":
+                holds, since = holds + 1, at
+            elif event.event_type == "RunResumed" and since is not None:
+                held, since = held + (at - since), None
+        if since is not None:
+            held += max(0.0, ended - since)
+        return {
+            "events_per_stream": {stream: len(seqs) for stream, seqs in run.seen.items()},
+            "duration_s": round(max(0.0, ended - run.started), 6),
+            "time_held_s": round(held, 6),
+            "holds": holds,
+            "adjustments": self.record.get_run(run.ident).adjustment_count,
+            "rejected_readings": run.rejected,
+            "exit_status": stop.get("exit_status"),
+        }
+
     def stop(self, doc):
         run = self._runs.pop(doc.get("run_start"), None)
         if run is None:
             return
         record = self._bound(doc.get("time", self._at))
+        if run.kind == "run":
+            record.summarize_run(run.ident, self._summary(run, doc))
         status, message = doc.get("exit_status"), doc.get("reason") or ""
         ending = self._ending if status == "success" and self._ending == "stop" else status
         if ending == "success":

@@ -95,7 +95,8 @@ def default_spool(record: Record) -> Path:
 
 
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
-            principal: str | None = None, spool: str | Path | None = None) -> Cora:
+            principal: str | None = None, spool: str | Path | None = None,
+            dataset_uri: str = "bluesky://run/{uid}") -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
     Every run the RunEngine opens is first started in the record, behind both gates; a manual
@@ -114,6 +115,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     spool : str or Path, optional
         Folder of the recorder's durable spool (default: one per record in the user's data
         directory). Whatever an earlier process spooled but did not record is replayed now.
+    dataset_uri : str
+        How a user resolves a Bluesky run from its start uid (``{uid}``), recorded on each Run
+        as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
 
     Returns
     -------
@@ -148,7 +152,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal)
         RE.preprocessors.append(gate)
         RE.subscribe(gate.document, "stop")
-        recorder = CoraRecorder(record, spool=Spool(spool or default_spool(record)))
+        recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
         RE.subscribe(recorder)
         _chain(RE, "state_hook", recorder.state_hook)
         _chain(RE, "msg_hook", recorder.msg_hook)

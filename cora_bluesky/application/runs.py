@@ -176,6 +176,14 @@ class RunCommands(RecordCore):
 
         return self._write(RUN, run_id, decide, "AdjustRun")
 
+    def link_run_dataset(self, run_id: str, *, start_uid: str, uri: str) -> RunState:
+        """Record that a Bluesky run (its start uid, and a URI to resolve it) holds this Run's data."""
+        return self._transition(r.LinkRunDataset(run_id, start_uid, uri), "LinkRunDataset")
+
+    def summarize_run(self, run_id: str, summary: Mapping[str, Any]) -> RunState:
+        """Record what an open run amounted to (events per stream, time held, ...) before it ends."""
+        return self._transition(r.SummarizeRun(run_id, summary), "SummarizeRun")
+
     def _transition(self, command: Any, name: str) -> RunState:
         return self._write(
             RUN, command.run_id, lambda state: r.decide(command, state, r.At(self.now())), name

@@ -208,6 +208,22 @@ class InvalidRunDecisionIdError(InvalidInputError):
     """``decided_by_decision_id`` is trimmed text of 1-200 characters."""
 
 
+class RunCannotLinkDatasetError(ConflictError):
+    """Datasets are linked to an open (Running or Held) run, each Bluesky run once."""
+
+
+class RunCannotSummarizeError(ConflictError):
+    """A run is summarized while it is still open, just before it ends."""
+
+
+class InvalidRunDatasetError(InvalidInputError):
+    """A dataset link names a Bluesky start uid (1-100 chars) and a URI (1-2000 chars)."""
+
+
+class InvalidRunSummaryError(InvalidInputError):
+    """A run summary is a bounded JSON object with finite numbers."""
+
+
 class RunReadingLogbookClosedError(ConflictError):
     """A run in a terminal state takes no more readings."""
 

@@ -66,6 +66,14 @@ READING_SCHEMA = "run-reading/v1"
 
 
 @dataclass(frozen=True)
+class DatasetRef:
+    """A Bluesky run holding this Run's data: its start document uid and where to find it."""
+
+    start_uid: str
+    uri: str
+
+
+@dataclass(frozen=True)
 class RunState:
     id: str
     name: str
@@ -88,6 +96,9 @@ class RunState:
     last_adjusted_at: datetime | None = None
     last_reason: str | None = None
     interrupted_at: datetime | None = None
+    #: The dataset of record: the Bluesky run(s) holding the data.
+    datasets: tuple[DatasetRef, ...] = ()
+    summary: Mapping[str, Any] | None = None
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -150,6 +161,19 @@ class AdjustRun:
     parameter_patch: Mapping[str, Any]
     reason: str
     decided_by_decision_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkRunDataset:
+    run_id: str
+    start_uid: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class SummarizeRun:
+    run_id: str
+    summary: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -242,6 +266,21 @@ class RunAdjusted:
 
 
 @dataclass(frozen=True)
+class RunDatasetLinked:
+    run_id: str
+    start_uid: str
+    uri: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class RunSummarized:
+    run_id: str
+    summary: Mapping[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class RunReadingLogbookOpened:
     run_id: str
     logbook_id: str
@@ -310,6 +349,8 @@ TRANSITIONS = {
     TruncateRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotTruncateError),
     AdjustRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotAdjustError),
     AppendRunReadings: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
+    LinkRunDataset: (frozenset({R.RUNNING, R.HELD}), e.RunCannotLinkDatasetError),
+    SummarizeRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotSummarizeError),
 }
 
 #: event -> the status it leaves the run in
@@ -371,6 +412,15 @@ def decide(command, state: RunState | None, ctx: At) -> tuple:
         case AdjustRun():
             assert isinstance(ctx, AdjustContext)
             return (_adjust(command, state, why, ctx),)
+        case LinkRunDataset():
+            uid = text(command.start_uid, e.InvalidRunDatasetError, what="start_uid", high=100)
+            uri = text(command.uri, e.InvalidRunDatasetError, what="uri", high=2000)
+            if any(ref.start_uid == uid for ref in state.datasets):
+                raise e.RunCannotLinkDatasetError(f"Bluesky run {uid} is already linked", start_uid=uid)
+            return (RunDatasetLinked(state.id, uid, uri, now),)
+        case SummarizeRun():
+            summary = json_object(command.summary, e.InvalidRunSummaryError, what="summary")
+            return (RunSummarized(state.id, summary, now),)
     raise TypeError(f"not a run command: {command!r}")
 
 
@@ -576,6 +626,11 @@ def evolve(state: RunState | None, event) -> RunState:
         )
     if isinstance(event, RunReadingLogbookOpened):
         return replace(state, reading_logbook_id=event.logbook_id, updated_at=event.occurred_at)
+    if isinstance(event, RunDatasetLinked):
+        dataset = DatasetRef(event.start_uid, event.uri)
+        return replace(state, datasets=state.datasets + (dataset,), updated_at=event.occurred_at)
+    if isinstance(event, RunSummarized):
+        return replace(state, summary=event.summary, updated_at=event.occurred_at)
     changes: dict[str, Any] = {"status": TARGET[type(event)], "updated_at": event.occurred_at}
     if isinstance(event, (RunAborted, RunStopped, RunTruncated)):
         changes["last_reason"] = event.reason
@@ -594,4 +649,6 @@ EVENTS = (
     RunTruncated,
     RunAdjusted,
     RunReadingLogbookOpened,
+    RunDatasetLinked,
+    RunSummarized,
 )

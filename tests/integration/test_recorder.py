@@ -60,10 +60,13 @@ def pausing(cam):
 
 def test_a_finished_scan_completes(rig):
     RE, cora, record, ids, rot, cam, _ = rig
-    RE(bp.scan([cam], rot, -1, 1, 5), subject_id=ids.subject)
+    (uid,) = RE(bp.scan([cam], rot, -1, 1, 5), subject_id=ids.subject)
     run = the_run(cora, record)
     assert run.status == "Completed"
-    assert event_types(record, run) == ["RunStarted", "RunCompleted"]
+    assert event_types(record, run) == ["RunStarted", "RunDatasetLinked", "RunSummarized", "RunCompleted"]
+    assert [(d.start_uid, d.uri) for d in run.datasets] == [(uid, f"bluesky://run/{uid}")]
+    assert run.summary["events_per_stream"] == {"primary": 5}
+    assert run.summary["holds"] == 0 and run.summary["time_held_s"] == 0 and run.summary["duration_s"] > 0
 
 
 def test_pause_and_resume_are_a_hold(rig):
@@ -74,7 +77,9 @@ def test_pause_and_resume_are_a_hold(rig):
     RE.resume()
     run = the_run(cora, record)
     assert run.status == "Completed"
-    assert event_types(record, run) == ["RunStarted", "RunHeld", "RunResumed", "RunCompleted"]
+    assert event_types(record, run) == [
+        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunSummarized", "RunCompleted"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -126,9 +131,14 @@ def test_a_suspension_is_a_hold_at_the_moments_it_happened(rig):
     RE(bp.count([cam], num=10, delay=0.05), subject_id=ids.subject)
     run = the_run(cora, record)
     events = record.store.load(f"run:{run.id}")
-    assert [ev.event_type for ev in events] == ["RunStarted", "RunHeld", "RunResumed", "RunCompleted"]
-    held, resumed = (ev.occurred_at for ev in events[1:3])
+    assert [ev.event_type for ev in events] == [
+        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunSummarized", "RunCompleted"
+    ]
+    held, resumed = (ev.occurred_at for ev in events[2:4])
     assert held < resumed
+    # the rewind re-emitted events; each seq_num counts once, and the time held is on the run
+    assert run.summary["events_per_stream"] == {"primary": 10}
+    assert run.summary["holds"] == 1 and run.summary["time_held_s"] >= 0.3
 
 
 def test_baseline_and_monitor_readings_with_rejections_counted(rig):
@@ -153,6 +163,7 @@ def test_baseline_and_monitor_readings_with_rejections_counted(rig):
     monitor = [r["value"] for r in rows if r["sampling_procedure"] == "monitor"]
     assert {296.0, 297.0} <= set(monitor)
     assert all(r["channel_name"] == "sample_temp" for r in rows if r["sampling_procedure"] == "monitor")
+    assert run.summary["rejected_readings"] == 2  # the NaN gauge at both ends of the run, counted
 
 
 def test_documents_fed_twice_are_recorded_once(rig):
@@ -166,7 +177,9 @@ def test_documents_fed_twice_are_recorded_once(rig):
         again(name, doc)
     assert again.flush(10)
     assert len(record.list_run_readings(run.id)) == 2
-    assert event_types(record, run) == ["RunStarted", "RunReadingLogbookOpened", "RunCompleted"]
+    assert event_types(record, run) == [
+        "RunStarted", "RunDatasetLinked", "RunReadingLogbookOpened", "RunSummarized", "RunCompleted"
+    ]
     # the record refused the re-delivered baseline (its logbook is closed) and the second completion:
     # logged and counted by the recorder, never raised, nothing duplicated
     assert again.failures == 3

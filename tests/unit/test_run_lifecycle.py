@@ -274,3 +274,22 @@ class RunMachine(RuleBasedStateMachine):
 
 RunMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=25)
 TestRunMachine = RunMachine.TestCase
+
+
+def test_datasets_link_once_and_summaries_land_before_the_end():
+    state = apply(started(), run.LinkRunDataset("r1", "uid-1", "tiled://host/raw/uid-1"))
+    state = apply(state, run.LinkRunDataset("r1", "uid-2", "tiled://host/raw/uid-2"))
+    assert [d.start_uid for d in state.datasets] == ["uid-1", "uid-2"]
+    with pytest.raises(e.RunCannotLinkDatasetError):
+        apply(state, run.LinkRunDataset("r1", "uid-1", "x"))
+    with pytest.raises(e.InvalidRunDatasetError):
+        apply(state, run.LinkRunDataset("r1", " ", "x"))
+    with pytest.raises(e.InvalidRunSummaryError):
+        apply(state, run.SummarizeRun("r1", {"duration_s": float("inf")}))
+    state = apply(state, run.SummarizeRun("r1", {"duration_s": 12.5, "holds": 1}))
+    done = apply(state, run.CompleteRun("r1"))
+    assert done.summary == {"duration_s": 12.5, "holds": 1}
+    with pytest.raises(e.RunCannotSummarizeError):
+        apply(done, run.SummarizeRun("r1", {}))
+    with pytest.raises(e.RunCannotLinkDatasetError):
+        apply(done, run.LinkRunDataset("r1", "uid-3", "x"))
