@@ -19,5 +19,8 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cora demo
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/recorder_overhead.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -107,6 +107,12 @@ class CoraRecorder(DocumentRouter):
             log.warning("cora recorder is %d item(s) behind the RunEngine", self._queue.qsize())
         return caught_up
 
+    def close(self, timeout: float | None = None) -> bool:
+        """Record what is queued, then stop the worker and close the spool; ``False`` on timeout."""
+        self._queue.put(("close", None, None, time.time()))
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
     def rejected_readings(self, cora_id: str) -> int:
         """How many values of an open run were not stored as readings (non-finite, non-scalar)."""
         return sum(run.rejected for run in self._runs.values() if run.ident == cora_id)
@@ -130,14 +136,26 @@ class CoraRecorder(DocumentRouter):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            durable = [list(item) for item in batch if item[0] != "flush"]
-            offset = self.spool.append(durable) if self.spool is not None and durable else None
+            durable = [list(item) for item in batch if item[0] not in ("flush", "close")]
+            offset = self._spool_call("append", durable) if self.spool is not None and durable else None
             for item in batch:
                 self._record(item)
             # acknowledge only between runs: a replay must start from an open run's start
             # document, so that its descriptors and events can be understood again
             if offset is not None and not self._runs:
-                self.spool.ack(offset)
+                self._spool_call("ack", offset)
+            if any(item[0] == "close" for item in batch):
+                if self.spool is not None:
+                    self.spool.close()
+                return
+
+    def _spool_call(self, verb: str, argument):
+        """A spool that cannot be written costs durability, never the recording itself."""
+        try:
+            return getattr(self.spool, verb)(argument)
+        except (OSError, ValueError) as failure:
+            log.warning("cora spool %s failed (%s); recording continues without it", verb, failure)
+            return None
 
     def _record(self, item) -> None:
         while True:

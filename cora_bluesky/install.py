@@ -49,6 +49,10 @@ class Cora:
         """Wait until the record has caught up with the RunEngine; ``False`` if still behind."""
         return self.recorder.flush(timeout)
 
+    def close(self, timeout: float | None = None) -> bool:
+        """Record what is still queued, then stop recording (the gate stays installed)."""
+        return self.recorder.close(timeout)
+
     def check_open_runs(self) -> None:
         """Re-run both start gates for every CORA run open in this RunEngine; raise if one fails."""
         for run_id in self.gate.open_runs():
