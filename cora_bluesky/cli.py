@@ -84,6 +84,32 @@ def _truncate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record(args: argparse.Namespace) -> int:
+    import cora_bluesky
+    from cora_bluesky.callbacks.recorder import CoraRecorder
+    from cora_bluesky.callbacks.spool import Spool
+    from cora_bluesky.install import default_spool
+
+    try:
+        from bluesky.callbacks.zmq import RemoteDispatcher
+    except ImportError as missing:  # pyzmq is the zmq extra
+        print(f"cora record --zmq needs pyzmq: pip install 'cora-bluesky[zmq]' ({missing})", file=sys.stderr)
+        return 2
+    record = cora_bluesky.connect(args.uri)
+    recorder = CoraRecorder(record, dataset_uri=args.dataset_uri, spool=Spool(args.spool or default_spool(record)))
+    dispatcher = RemoteDispatcher(args.zmq)
+    dispatcher.subscribe(recorder)
+    print(f"recording documents from {args.zmq} into the record", flush=True)
+    try:
+        dispatcher.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        recorder.close(60)
+        record.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cora", description="cora-bluesky: the beamline's system of record")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     truncate.add_argument("--interrupted-at", type=_instant, help="best guess of when it really stopped")
     truncate.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
     truncate.set_defaults(handler=_truncate)
+    recording = commands.add_parser("record", help="fold documents from a Bluesky 0MQ proxy into the record")
+    recording.add_argument("--zmq", required=True, help="the proxy's outbound HOST:PORT")
+    recording.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    recording.add_argument("--spool", help="spool folder (default: one per record in the user's data directory)")
+    recording.add_argument("--dataset-uri", default="bluesky://run/{uid}", help="how a run is resolved, with {uid}")
+    recording.set_defaults(handler=_record)
     args = parser.parse_args(argv)
     from cora_bluesky.domain.errors import CoraError
 

@@ -30,12 +30,14 @@ class Cora:
 
     def stop(self, reason: str) -> Any:
         """Stop the running or paused plan early on purpose, recording the operator's reason."""
-        self.recorder.give_reason("stop", reason)
+        if self.recorder is not None:
+            self.recorder.give_reason("stop", reason)
         return self.RE.stop()
 
     def abort(self, reason: str) -> Any:
         """Abort the running or paused plan, recording the operator's reason."""
-        self.recorder.give_reason("abort", reason)
+        if self.recorder is not None:
+            self.recorder.give_reason("abort", reason)
         return self.RE.abort(reason)
 
     def adjust(self, patch, reason: str, decided_by: str | None = None):
@@ -47,11 +49,11 @@ class Cora:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the record has caught up with the RunEngine; ``False`` if still behind."""
-        return self.recorder.flush(timeout)
+        return True if self.recorder is None else self.recorder.flush(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Record what is still queued, then stop recording (the gate stays installed)."""
-        return self.recorder.close(timeout)
+        return True if self.recorder is None else self.recorder.close(timeout)
 
     def check_open_runs(self) -> None:
         """Re-run both start gates for every CORA run open in this RunEngine; raise if one fails."""
@@ -100,7 +102,7 @@ def default_spool(record: Record) -> Path:
 
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
             principal: str | None = None, spool: str | Path | None = None,
-            dataset_uri: str = "bluesky://run/{uid}") -> Cora:
+            dataset_uri: str = "bluesky://run/{uid}", record_documents: bool = True) -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
     Every run the RunEngine opens is first started in the record, behind both gates; a manual
@@ -122,6 +124,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     dataset_uri : str
         How a user resolves a Bluesky run from its start uid (``{uid}``), recorded on each Run
         as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
+    record_documents : bool
+        ``False`` when ``cora record --zmq`` folds the documents in another process: this
+        RunEngine then only gates (its start documents still carry ``cora_run_id``).
 
     Returns
     -------
@@ -156,10 +161,12 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal)
         RE.preprocessors.append(gate)
         RE.subscribe(gate.document, "stop")
-        recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
-        RE.subscribe(recorder)
-        _chain(RE, "state_hook", recorder.state_hook)
-        _chain(RE, "msg_hook", recorder.msg_hook)
+        recorder = None
+        if record_documents:
+            recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
+            RE.subscribe(recorder)
+            _chain(RE, "state_hook", recorder.state_hook)
+            _chain(RE, "msg_hook", recorder.msg_hook)
         CoraCommands(record, gate).register(RE)
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
