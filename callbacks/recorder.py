@@ -75,6 +75,7 @@ class CoraRecorder(DocumentRouter):
         self.retry = retry
         self._queue: "queue.Queue[tuple]" = queue.Queue()
         self._runs: dict[str, _Run] = {}
+        self._stream_names: dict[str, str] = {}  # descriptor uid -> stream, for spooling
         self._ending: str | None = None
         self._reasons: dict[str, str] = {}
         self._paused = False
@@ -136,7 +137,7 @@ class CoraRecorder(DocumentRouter):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            durable = [list(item) for item in batch if item[0] not in ("flush", "close")]
+            durable = [list(item) for item in batch if self._worth_spooling(item)]
             offset = self._spool_call("append", durable) if self.spool is not None and durable else None
             for item in batch:
                 self._record(item)
@@ -148,6 +149,21 @@ class CoraRecorder(DocumentRouter):
                 if self.spool is not None:
                     self.spool.close()
                 return
+
+    def _worth_spooling(self, item) -> bool:
+        """Everything that can change the record; events of other streams only feed counts."""
+        kind, name, doc = item[0], item[1], item[2]
+        if kind in ("flush", "close"):
+            return False
+        if kind != "document":
+            return True
+        if name == "descriptor":
+            self._stream_names[doc["uid"]] = doc.get("name", "")
+            return True
+        if name in ("event", "event_page"):
+            stream = self._stream_names.get(doc.get("descriptor"), "")
+            return stream in ("baseline", STEPS_STREAM) or stream.endswith("_monitor")
+        return True
 
     def _spool_call(self, verb: str, argument):
         """A spool that cannot be written costs durability, never the recording itself."""
