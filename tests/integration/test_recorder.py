@@ -284,7 +284,10 @@ def test_a_killed_runengine_is_replayed_from_the_spool_and_left_for_a_person(tmp
     assert len(after) > before, "nothing spooled during the outage was replayed"
     assert len({row["event_id"] for row in after}) == len(after)
     assert record.get_run(run.id).status == "Running"  # nothing closes a dead run by itself
-    last_seen = max(row["sampled_at"] for row in after)
+    from datetime import timedelta
+
+    ((stale, last_seen),) = record.stale_runs(idle_for=timedelta(0))
+    assert stale.id == run.id
     ended = record.truncate_run(run.id, reason="control workstation killed", interrupted_at=last_seen)
     assert ended.status == "Truncated"
     assert int((spool / "acked").read_text()) == (spool / "items.jsonl").stat().st_size
