@@ -1,6 +1,7 @@
 """The recorder: the RunEngine's documents, states and messages folded into the record.
 
-The RunEngine thread only enqueues; a worker thread talks to the record, in arrival order, and
+The RunEngine thread only enqueues. A spooler thread makes each batch durable in the local spool
+whatever state the store is in; a recorder thread talks to the record, in arrival order, and
 retries while the store is unavailable. A recording failure is logged and counted, never raised
 into the RunEngine.
 """
@@ -80,6 +81,8 @@ class CoraRecorder(DocumentRouter):
         self._reasons: dict[str, str] = {}
         self._paused = False
         self.failures = 0
+        self._recordable: "queue.Queue[tuple]" = queue.Queue()
+        self._spooler = threading.Thread(target=self._spool_batches, name="cora-spooler", daemon=True)
         self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
         self._worker.start()
 
@@ -120,16 +123,8 @@ class CoraRecorder(DocumentRouter):
 
     # --- worker side --------------------------------------------------------------------
 
-    def _work(self) -> None:
-        if self.spool is not None:
-            replayed = None
-            for replayed, item in self.spool.pending():  # what an earlier process did not record
-                self._record(item)
-            if replayed is not None:
-                self.spool.ack(replayed)
-            # runs left open by a process that died stay Running in the record, for a person
-            # to truncate; this process will never see their stop documents
-            self._runs.clear()
+    def _spool_batches(self) -> None:
+        """Spooler thread: make what the RunEngine handed over durable, whatever the store does."""
         while True:
             batch = [self._queue.get()]
             while len(batch) < 500:
@@ -139,6 +134,24 @@ class CoraRecorder(DocumentRouter):
                     break
             durable = [list(item) for item in batch if self._worth_spooling(item)]
             offset = self._spool_call("append", durable) if self.spool is not None and durable else None
+            self._recordable.put((batch, offset))
+            if any(item[0] == "close" for item in batch):
+                return
+
+    def _work(self) -> None:
+        """Recorder thread: replay what an earlier process left, then record batch after batch."""
+        if self.spool is not None:
+            replayed = None
+            for replayed, item in self.spool.pending():
+                self._record(item)
+            if replayed is not None:
+                self.spool.ack(replayed)
+            # runs left open by a process that died stay Running in the record, for a person
+            # to truncate; this process will never see their stop documents
+            self._runs.clear()
+        self._spooler.start()
+        while True:
+            batch, offset = self._recordable.get()
             for item in batch:
                 self._record(item)
             # acknowledge only between runs: a replay must start from an open run's start
@@ -146,6 +159,7 @@ class CoraRecorder(DocumentRouter):
             if offset is not None and not self._runs:
                 self._spool_call("ack", offset)
             if any(item[0] == "close" for item in batch):
+                self._spooler.join()
                 if self.spool is not None:
                     self.spool.close()
                 return
