@@ -141,9 +141,18 @@ def test_a_suspension_is_a_hold_at_the_moments_it_happened(rig):
     assert run.summary["holds"] == 1 and run.summary["time_held_s"] >= 0.3
 
 
+class MilliampSignal(Signal):
+    """A soft signal that describes its units, as an EPICS one would."""
+
+    def describe(self):
+        description = super().describe()
+        description[self.name]["units"] = "mA"
+        return description
+
+
 def test_baseline_and_monitor_readings_with_rejections_counted(rig):
     RE, cora, record, ids, rot, cam, _ = rig
-    ring = Signal(name="ring_current", value=102.3)
+    ring = MilliampSignal(name="ring_current", value=102.3)
     broken = Signal(name="broken_gauge", value=float("nan"))
     temp = Signal(name="sample_temp", value=295.0)
     RE.preprocessors.insert(0, SupplementalData(baseline=[ring, broken], monitors=[temp]))
@@ -158,8 +167,8 @@ def test_baseline_and_monitor_readings_with_rejections_counted(rig):
     RE(bp.count([cam], num=8, delay=0.1), subject_id=ids.subject)
     run = the_run(cora, record)
     rows = record.list_run_readings(run.id)
-    baseline = [(r["channel_name"], r["value"]) for r in rows if r["sampling_procedure"] == "baseline"]
-    assert baseline == [("ring_current", 102.3), ("ring_current", 102.3)]
+    baseline = [(r["channel_name"], r["value"], r["units"]) for r in rows if r["sampling_procedure"] == "baseline"]
+    assert baseline == [("ring_current", 102.3, "mA"), ("ring_current", 102.3, "mA")]
     monitor = [r["value"] for r in rows if r["sampling_procedure"] == "monitor"]
     assert {296.0, 297.0} <= set(monitor)
     assert all(r["channel_name"] == "sample_temp" for r in rows if r["sampling_procedure"] == "monitor")
