@@ -1,5 +1,6 @@
 """Test-wide settings: Hypothesis judges correctness here, never speed (these machines are noisy)."""
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -69,3 +70,11 @@ def _private_data_directory() -> None:
 
 
 _private_data_directory()
+
+
+@pytest.fixture
+def clock():
+    """A test-driven clock for records (see ``support.Clock``)."""
+    from support import Clock
+
+    return Clock()

@@ -7,7 +7,7 @@ unchanged.
 from __future__ import annotations
 
 import pytest
-from support import STORES, Clock
+from support import STORES
 
 import cora_bluesky
 from cora_bluesky.storage import open_store
@@ -22,11 +22,6 @@ def store(store_uri):
     opened = open_store(store_uri)
     yield opened
     opened.close()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import Clock, build_beamline
+from support import build_beamline
 
 import cora_bluesky
 
@@ -100,11 +100,6 @@ def epics_permits():
     permits = EpicsPermits(timeout=1.0)
     yield permits
     permits.close()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture
