@@ -126,7 +126,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
     record_documents : bool
         ``False`` when ``cora record --zmq`` folds the documents in another process: this
-        RunEngine then only gates (its start documents still carry ``cora_run_id``).
+        RunEngine then only gates (its start documents still carry ``cora_run_id``). A remote
+        recorder sees no RunEngine states: it cannot tell a stop from a completion, nor pauses.
 
     Returns
     -------
