@@ -25,6 +25,9 @@ from cora_bluesky.plans.stubs import STEPS_STREAM
 
 log = logging.getLogger(__name__)
 
+#: Seconds the spooler lets documents gather before making a batch durable.
+BATCH_WINDOW = 0.05
+
 #: RunEngine states that tell a stop document's ``success`` apart from a completion.
 ENDING_STATES = {"stopping": "stop", "aborting": "abort", "halting": "halt"}
 NO_REASON = {
@@ -127,7 +130,11 @@ class CoraRecorder(DocumentRouter):
         """Spooler thread: make what the RunEngine handed over durable, whatever the store does."""
         while True:
             batch = [self._queue.get()]
-            while len(batch) < 500:
+            if batch[0][0] not in ("flush", "close"):
+                # gather a batch instead of waking per document: each wake-up costs the
+                # RunEngine thread a share of the GIL
+                time.sleep(BATCH_WINDOW)
+            while len(batch) < 2000:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Mapping
 
-from bluesky.preprocessors import plan_mutator
+from bluesky.utils import ensure_generator
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.plans.procedures import PROCEDURE_KEY
@@ -62,10 +62,31 @@ class CoraGate:
         self._lock = threading.Lock()
         #: start uid -> ("run" | "procedure", CORA id), in opening order
         self._open: dict[str, tuple[str, str]] = {}
-        self._rewritten: list = []
 
     def __call__(self, plan):
-        return (yield from plan_mutator(plan, self._process))
+        """Forward every message of ``plan``, starting each run in the record at its ``open_run``.
+
+        A lean forwarder rather than ``plan_mutator``: it sits in front of every message of
+        every scan, so it does nothing but pass messages, replies and exceptions through.
+        """
+        plan = ensure_generator(plan)
+        reply, error = None, None
+        while True:
+            try:
+                msg = plan.send(reply) if error is None else plan.throw(error)
+            except StopIteration as done:
+                return done.value
+            error = None
+            try:
+                if msg.command == "open_run":
+                    reply = yield from self._open_run(msg)
+                else:
+                    reply = yield msg
+            except GeneratorExit:
+                plan.close()
+                raise
+            except BaseException as failure:  # a refusal, or what the RunEngine threw: the plan's to handle
+                error, reply = failure, None
 
     # --- bookkeeping of open runs ---------------------------------------------------------
 
@@ -86,16 +107,6 @@ class CoraGate:
             return [ident for kind, ident in self._open.values() if kind == "run"]
 
     # --- the gate -------------------------------------------------------------------------
-
-    def _process(self, msg):
-        if msg.command != "open_run":
-            return None, None
-        # plan_mutator feeds our own rewritten open_run back through here: pass it on untouched
-        for index, ours in enumerate(self._rewritten):
-            if ours is msg:
-                del self._rewritten[index]
-                return None, None
-        return self._open_run(msg), None
 
     def merged_metadata(self, msg) -> dict[str, Any]:
         """The metadata the start document will carry, in the RunEngine's order of precedence."""
@@ -120,10 +131,8 @@ class CoraGate:
             kind, ident = "procedure", self._start_procedure(md)
         else:
             kind, ident = "run", self._start_run(md)
-        rewritten = msg._replace(kwargs={**msg.kwargs, f"cora_{kind}_id": ident})
-        self._rewritten.append(rewritten)
         try:
-            uid = yield rewritten
+            uid = yield msg._replace(kwargs={**msg.kwargs, f"cora_{kind}_id": ident})
         except BaseException as failure:
             self._close_unopened(kind, ident, failure)
             raise
