@@ -85,7 +85,7 @@ class CoraGate:
             except GeneratorExit:
                 plan.close()
                 raise
-            except BaseException as failure:  # a refusal, or what the RunEngine threw: the plan's to handle
+            except Exception as failure:  # a refusal, or what the RunEngine threw: the plan's to handle
                 error, reply = failure, None
 
     # --- bookkeeping of open runs ---------------------------------------------------------
