@@ -26,20 +26,19 @@ class ProcedureCommands(RecordCore):
         procedure_id: str | None = None,
     ) -> ProcedureState:
         """Register a procedure (Defined); ``parent_run_id`` makes it a phase of that run."""
-        command = p.RegisterProcedure(
-            procedure_id or new_id(), name, kind, tuple(target_asset_ids), parent_run_id, capability_id
-        )
+        command = _registration(name, kind, target_asset_ids, parent_run_id, capability_id, procedure_id)
         return self._decide(command, "RegisterProcedure")
 
     def start_procedure(self, procedure_id: str) -> ProcedureState:
         """Start a Defined procedure; refused if a target asset is unknown or decommissioned."""
         command = p.StartProcedure(procedure_id)
+        return self._write(
+            PROCEDURE, procedure_id, lambda state: p.decide(command, state, self._procedure_start_context(state)), "StartProcedure"
+        )
 
-        def decide(state: ProcedureState | None) -> tuple:
-            targets = state.target_asset_ids if state is not None else ()
-            return p.decide(command, state, p.StartProcedureContext(self.now(), self._views(ASSET, targets)))
-
-        return self._write(PROCEDURE, procedure_id, decide, "StartProcedure")
+    def _procedure_start_context(self, state: ProcedureState | None) -> p.StartProcedureContext:
+        targets = state.target_asset_ids if state is not None else ()
+        return p.StartProcedureContext(self.now(), self._views(ASSET, targets))
 
     def start_new_procedure(
         self,
@@ -52,16 +51,13 @@ class ProcedureCommands(RecordCore):
         procedure_id: str | None = None,
     ) -> ProcedureState:
         """Register and start a procedure in one write: refused, it leaves nothing behind."""
-        register = p.RegisterProcedure(
-            procedure_id or new_id(), name, kind, tuple(target_asset_ids), parent_run_id, capability_id
-        )
+        register = _registration(name, kind, target_asset_ids, parent_run_id, capability_id, procedure_id)
         start = p.StartProcedure(register.procedure_id)
 
         def decide(state: ProcedureState | None) -> tuple:
             registered = p.decide(register, state, At(self.now()))
             defined = PROCEDURE.fold(registered)
-            ctx = p.StartProcedureContext(self.now(), self._views(ASSET, defined.target_asset_ids))
-            return registered + p.decide(start, defined, ctx)
+            return registered + p.decide(start, defined, self._procedure_start_context(defined))
 
         return self._write(PROCEDURE, register.procedure_id, decide, "StartProcedure")
 
@@ -127,6 +123,12 @@ class ProcedureCommands(RecordCore):
         """The procedure's steps in ``sampled_at`` order."""
         self.get_procedure(procedure_id)
         return self._timed(self.store.steps(procedure_id, limit=limit))
+
+
+def _registration(name, kind, target_asset_ids, parent_run_id, capability_id, procedure_id) -> p.RegisterProcedure:
+    return p.RegisterProcedure(
+        procedure_id or new_id(), name, kind, tuple(target_asset_ids), parent_run_id, capability_id
+    )
 
 
 def _step(entry: p.Step | Mapping[str, Any]) -> p.Step:

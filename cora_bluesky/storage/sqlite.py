@@ -23,9 +23,9 @@ _STEP_COLUMNS = (
     "event_id, procedure_id, logbook_id, actor_id, command_name, step_kind, payload, sampled_at,"
     " occurred_at, correlation_id, causation_id, recorded_at"
 )
+#: logbook table -> its columns (a fixed set: table names never come from input)
+_LOGBOOKS = {"entries_run_readings": _READING_COLUMNS, "entries_operation_procedure_steps": _STEP_COLUMNS}
 _REF_CHUNK = 400
-#: the logbook tables a copy moves (a fixed set: table names never come from input)
-_LOGBOOKS = {name: name for name in ("entries_run_readings", "entries_operation_procedure_steps")}
 
 
 def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
@@ -207,26 +207,23 @@ class SQLiteStore:
 
     @staticmethod
     def _entries(
-        conn: sqlite3.Connection, table: str, columns: str, rows: Sequence[dict[str, Any]], recorded: str
+        conn: sqlite3.Connection, table: str, columns: str, rows: Sequence[dict[str, Any]], recorded: str | None
     ) -> int:
+        """Insert logbook rows, skipping known event ids; ``recorded`` stamps them (a copy keeps theirs)."""
         if not rows:
             return 0
         names = [name.strip() for name in columns.split(",")]
+
+        def value(row: dict[str, Any], name: str) -> Any:
+            if name == "recorded_at" and recorded is not None:
+                return recorded
+            return json.dumps(row[name], allow_nan=False) if name == "payload" else row[name]
+
         before = conn.total_changes
         conn.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})"
             " ON CONFLICT (event_id) DO NOTHING",
-            [
-                tuple(
-                    recorded
-                    if name == "recorded_at"
-                    else json.dumps(row[name], allow_nan=False)
-                    if name == "payload"
-                    else row[name]
-                    for name in names
-                )
-                for row in rows
-            ],
+            [tuple(value(row, name) for name in names) for row in rows],
         )
         return conn.total_changes - before
 
@@ -384,8 +381,7 @@ class SQLiteStore:
                 yield ProjectionRow(**{**row.__dict__, "refs": tuple((r["ref_kind"], r["ref_id"]) for r in refs)})
 
     def dump_entries(self, table: str) -> Iterator[dict[str, Any]]:
-        columns = _READING_COLUMNS if table == "entries_run_readings" else _STEP_COLUMNS
-        for rows in self._chunks(_LOGBOOKS[table], columns):
+        for rows in self._chunks(table, _LOGBOOKS[table]):
             for row in rows:
                 entry = {key: row[key] for key in row.keys() if key != "_pos"}
                 if "payload" in entry:
@@ -424,16 +420,7 @@ class SQLiteStore:
                 if current is None or current[0] < row.version:
                     self._project(conn, row)
             if entries:
-                columns = _READING_COLUMNS if table == "entries_run_readings" else _STEP_COLUMNS
-                names = [name.strip() for name in columns.split(",")]
-                conn.executemany(
-                    f"INSERT INTO {_LOGBOOKS[table]} ({columns}) VALUES ({', '.join('?' * len(names))})"
-                    " ON CONFLICT (event_id) DO NOTHING",
-                    [
-                        tuple(json.dumps(row[n]) if n == "payload" else row[n] for n in names)
-                        for row in entries
-                    ],
-                )
+                self._entries(conn, table, _LOGBOOKS[table], entries, recorded=None)
 
     def form_types(self) -> list[FormType]:
         rows = self._query("SELECT code, facility, name FROM clearance_form_types ORDER BY rowid")
