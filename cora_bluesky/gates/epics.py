@@ -59,8 +59,8 @@ class EpicsPermits:
                 return None, f"{pv} is disconnected"
         try:
             value = signal.get(timeout=self.timeout)
-        except Exception as error:
-            return None, f"{pv} cannot be read ({type(error).__name__})"
+        except Exception as error:  # an IOC that stopped answering mid-read is a dropped one
+            return None, f"{pv} is disconnected or not answering ({type(error).__name__})"
         if not signal.connected:
             return None, f"{pv} is disconnected"
         if signal.alarm_severity == AlarmSeverity.INVALID:
