@@ -110,6 +110,68 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _permit(text: str) -> tuple[str, bool]:
+    name, _, value = text.partition("=")
+    if not name or value not in {"0", "1"}:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HUTCH=1 (permitted) or HUTCH=0")
+    return name, value == "1"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from cora_bluesky.server import create_app
+    except ImportError as missing:
+        print(f"cora serve needs the server extra: pip install 'cora-bluesky[server]' ({missing})", file=sys.stderr)
+        return 2
+    import cora_bluesky
+
+    if args.permit:  # fixed permits, for trials away from a PSS
+        permits = cora_bluesky.StaticPermits(dict(args.permit))
+    else:
+        from cora_bluesky.gates.epics import EpicsPermits
+
+        permits = EpicsPermits()
+    with cora_bluesky.connect(args.uri, permits=permits) as record:
+        print(f"serving the record at http://{args.host}:{args.port}/docs", flush=True)
+        uvicorn.run(create_app(record), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    import cora_bluesky
+
+    with cora_bluesky.connect(args.uri) as record:
+        token, secret = record.issue_token(principal=args.principal, role=args.role)
+    print(f"token {token.id} for {token.principal} ({token.role}); shown once, keep it secret:", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    import cora_bluesky
+
+    with cora_bluesky.connect(args.uri) as record:
+        token = record.revoke_token(args.token_id)
+    print(f"token {token.id} of {token.principal} is revoked")
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    import cora_bluesky
+
+    with cora_bluesky.connect(args.uri) as record:
+        cursor = None
+        while True:
+            page = record.list_tokens(limit=500, cursor=cursor)
+            for token in page.items:
+                print(f"{token.id}  {token.status:7}  {token.role:8}  {token.principal}")
+            if page.next is None:
+                return 0
+            cursor = page.next
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cora", description="cora-bluesky: the beamline's system of record")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +200,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     recording.add_argument("--spool", help="spool folder (default: one per record in the user's data directory)")
     recording.add_argument("--dataset-uri", default="bluesky://run/{uid}", help="how a run is resolved, with {uid}")
     recording.set_defaults(handler=_record)
+    serve = commands.add_parser("serve", help="serve the record over HTTP (REST, bearer tokens)")
+    serve.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--permit", type=_permit, action="append", metavar="HUTCH=0|1",
+        help="fixed hutch permits instead of reading the PSS over EPICS (trials only; repeat per hutch)",
+    )
+    serve.set_defaults(handler=_serve)
+    token = commands.add_parser("token", help="bearer tokens of the record server").add_subparsers(
+        dest="verb", required=True
+    )
+    issue = token.add_parser("create", help="issue a token and print it once")
+    issue.add_argument("--principal", required=True, help="who the token acts for")
+    issue.add_argument("--role", required=True, choices=["viewer", "operator", "safety", "admin"])
+    issue.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    issue.set_defaults(handler=_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_id", help="the token's id (not its secret)")
+    revoke.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    revoke.set_defaults(handler=_token_revoke)
+    listing = token.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    listing.set_defaults(handler=_token_list)
     args = parser.parse_args(argv)
     from cora_bluesky.domain.errors import CoraError
 

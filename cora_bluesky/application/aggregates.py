@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable
 
 from cora_bluesky.application.codec import encode, timestamp
 from cora_bluesky.application.ports import ProjectionRow
-from cora_bluesky.domain import calibration, clearance, equipment, procedure, recipe, run, subject
+from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,17 @@ CALIBRATION = Aggregate(
     lambda s: [("asset", s.asset_id)],
 )
 
-AGGREGATES = {a.kind: a for a in (RUN, PROCEDURE, CLEARANCE, ASSET, ENCLOSURE, SUBJECT, METHOD, PLAN, CALIBRATION)}
+TOKEN = Aggregate(
+    "token",
+    access.TokenState,
+    access.EVENTS,
+    access.evolve,
+    lambda s: [("secret", s.secret_hash)],
+)
+
+AGGREGATES = {
+    a.kind: a for a in (RUN, PROCEDURE, CLEARANCE, ASSET, ENCLOSURE, SUBJECT, METHOD, PLAN, CALIBRATION, TOKEN)
+}
 
 #: event type name -> class, for decoding stored streams
 EVENT_TYPES: dict[str, type] = {cls.__name__: cls for a in AGGREGATES.values() for cls in a.events}

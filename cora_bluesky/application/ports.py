@@ -114,6 +114,19 @@ class EventStore(Protocol):
 
     def form_types(self) -> list[FormType]: ...
 
+    def claim_key(self, key: str, fingerprint: str, claimed_at: str) -> dict[str, Any] | None:
+        """Claim an idempotency key: ``None`` if this call took it, else the earlier claim.
+
+        An earlier claim is a dict with ``fingerprint``, ``claimed_at`` and ``response``
+        (``None`` while the first request is still running).
+        """
+
+    def settle_key(self, key: str, response: dict[str, Any]) -> None:
+        """Keep the response of the request that holds the key."""
+
+    def release_key(self, key: str) -> None:
+        """Drop a claim that has no response yet (the request was refused or is abandoned)."""
+
     def close(self) -> None: ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cora_bluesky.application.access import AccessCommands
 from cora_bluesky.application.equipment import EquipmentCommands
 from cora_bluesky.application.procedures import ProcedureCommands
 from cora_bluesky.application.recipes import RecipeCommands
@@ -9,7 +10,7 @@ from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.safety import SafetyCommands
 
 
-class Record(RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands):
+class Record(RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands, AccessCommands):
     """The beamline's system of record.
 
     Build one with :func:`cora_bluesky.connect`. Every write decides against the current state

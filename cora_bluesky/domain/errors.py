@@ -85,6 +85,38 @@ class InvalidTimestampError(InvalidInputError):
     """A timestamp without a time zone, or otherwise unusable."""
 
 
+class UnauthorizedError(CoraError):
+    """The request carries no valid bearer token."""
+
+
+class ForbiddenError(CoraError):
+    """The token's role does not allow this request."""
+
+
+class InvalidRequestError(InvalidInputError):
+    """A request the edge refused before the record saw it (shape, types or bounds)."""
+
+
+class RequestTooLargeError(InvalidInputError):
+    """A request body over the server's size limit."""
+
+
+class IdempotencyKeyRequiredError(InvalidInputError):
+    """This command is retried safely only with an ``Idempotency-Key`` header."""
+
+
+class InvalidIdempotencyKeyError(InvalidInputError):
+    """Idempotency keys are 1-200 printable ASCII characters."""
+
+
+class IdempotencyKeyReusedError(InvalidInputError):
+    """An idempotency key already used for a different request."""
+
+
+class IdempotencyKeyInProgressError(ConflictError):
+    """The first request with this idempotency key has not finished yet."""
+
+
 # --- Run -------------------------------------------------------------------------------
 
 
@@ -540,3 +572,26 @@ class InvalidCalibrationUnitsError(InvalidInputError):
 
 class InvalidCalibrationSourceError(InvalidInputError):
     """A revision names exactly one source: a procedure, a dataset or a person."""
+
+
+# --- Access ----------------------------------------------------------------------------
+
+
+class TokenNotFoundError(NotFoundError):
+    """No token with this id."""
+
+
+class TokenAlreadyExistsError(ConflictError):
+    """A token with this id was already issued."""
+
+
+class TokenCannotRevokeError(ConflictError):
+    """Only an Active token can be revoked."""
+
+
+class InvalidTokenPrincipalError(InvalidInputError):
+    """Principals are trimmed text of 1-200 characters."""
+
+
+class InvalidTokenRoleError(InvalidInputError):
+    """Roles are viewer, operator, safety or admin."""

@@ -319,6 +319,29 @@ class MongoStore:
     def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         return self._logbook("entries_operation_procedure_steps", "procedure_id", procedure_id, limit)
 
+    # --- idempotency keys ------------------------------------------------------------------
+
+    def claim_key(self, key: str, fingerprint: str, claimed_at: str) -> dict[str, Any] | None:
+        import pymongo
+
+        try:
+            self.db.idempotency_keys.insert_one(
+                {"_id": key, "fingerprint": fingerprint, "claimed_at": claimed_at, "response": None}
+            )
+            return None
+        except pymongo.errors.DuplicateKeyError:
+            doc = self.db.idempotency_keys.find_one({"_id": {"$eq": key}})
+        if doc is None:  # released between the two calls: claim again
+            return self.claim_key(key, fingerprint, claimed_at)
+        return {"key": doc["_id"], "fingerprint": doc["fingerprint"], "claimed_at": doc["claimed_at"],
+                "response": doc["response"]}
+
+    def settle_key(self, key: str, response: dict[str, Any]) -> None:
+        self.db.idempotency_keys.update_one({"_id": {"$eq": key}, "response": None}, {"$set": {"response": response}})
+
+    def release_key(self, key: str) -> None:
+        self.db.idempotency_keys.delete_one({"_id": {"$eq": key}, "response": None})
+
     def form_types(self) -> list[FormType]:
         return [
             FormType(doc["_id"], doc["facility"], doc["name"])

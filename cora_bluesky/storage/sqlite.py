@@ -422,6 +422,34 @@ class SQLiteStore:
             if entries:
                 self._entries(conn, table, _LOGBOOKS[table], entries, recorded=None)
 
+    # --- idempotency keys ------------------------------------------------------------------
+
+    def claim_key(self, key: str, fingerprint: str, claimed_at: str) -> dict[str, Any] | None:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT key, fingerprint, claimed_at, response FROM idempotency_keys WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO idempotency_keys (key, fingerprint, claimed_at) VALUES (?, ?, ?)",
+                    (key, fingerprint, claimed_at),
+                )
+                return None
+        found = dict(row)
+        found["response"] = None if row["response"] is None else json.loads(row["response"])
+        return found
+
+    def settle_key(self, key: str, response: dict[str, Any]) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE idempotency_keys SET response = ? WHERE key = ? AND response IS NULL",
+                (json.dumps(response, allow_nan=False), key),
+            )
+
+    def release_key(self, key: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM idempotency_keys WHERE key = ? AND response IS NULL", (key,))
+
     def form_types(self) -> list[FormType]:
         rows = self._query("SELECT code, facility, name FROM clearance_form_types ORDER BY rowid")
         return [FormType(row["code"], row["facility"], row["name"]) for row in rows]

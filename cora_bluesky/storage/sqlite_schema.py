@@ -122,5 +122,15 @@ V1 = [
     )""",
 ]
 
+# Idempotency keys of the HTTP edge: a claim while the first request runs, then its response.
+V2 = [
+    """CREATE TABLE idempotency_keys (
+        key          TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        claimed_at   TEXT NOT NULL,
+        response     TEXT CHECK (response IS NULL OR json_valid(response))
+    )""",
+]
+
 #: MIGRATIONS[n] brings a database from schema version n to n + 1.
-MIGRATIONS: list[list[str]] = [V1]
+MIGRATIONS: list[list[str]] = [V1, V2]

@@ -1,0 +1,40 @@
+"""The record server: the REST slices of the record over one :class:`Record`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import cora_bluesky
+from cora_bluesky.application.record import Record
+from cora_bluesky.server import errors
+from cora_bluesky.server.guard import MAX_BODY_BYTES, BodyGuard
+from cora_bluesky.server.routes import clearances, equipment, health, procedures, recipes, runs, subjects, tokens
+
+
+def create_app(record: Record, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """Build the HTTP app over ``record``.
+
+    Parameters
+    ----------
+    record : Record
+        The record to serve; its permit source gates ``POST /runs``. Each request acts as the
+        principal of its bearer token.
+    max_body_bytes : int
+        Larger request bodies are refused with 413.
+
+    Returns
+    -------
+    FastAPI
+        An ASGI app; serve it with uvicorn (``cora serve`` does).
+    """
+    app = FastAPI(
+        title="cora-bluesky record",
+        version=cora_bluesky.__version__,
+        description="The beamline's system of record: runs, procedures, clearances and equipment.",
+    )
+    app.state.record = record
+    errors.install(app)
+    for module in (runs, procedures, clearances, equipment, subjects, recipes, tokens, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyGuard, max_body_bytes=max_body_bytes)
+    return app

@@ -1,0 +1,134 @@
+"""The Idempotency-Key pattern: a retried command answers as it did the first time.
+
+A key is scoped to the principal that sent it. The first request claims it; its response is
+kept once it succeeds, and a refused request releases the key so that the same command can be
+sent again once the reason is fixed (a clearance activated, a hutch secured). The events a
+keyed command writes carry a correlation id derived from the key, and a keyed create gets an id
+derived from it too, so a claim left behind by a crashed server is resolved by looking at the
+record rather than by guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from datetime import timedelta
+from typing import Any, Callable
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from cora_bluesky.application.codec import parse_timestamp, timestamp
+from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors as e
+
+HEADER = "Idempotency-Key"
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+_NAMESPACE = uuid.UUID("6c1f4d0e-3f5a-4b7e-9a42-2c7d0b9e8f11")
+#: A claim with no response after this long belongs to a request that will never answer.
+ABANDONED_AFTER = timedelta(seconds=60)
+
+Outcome = tuple[int, Any]
+
+
+class Keyed:
+    """One request's idempotency key, scoped to its principal (``None`` when none was sent)."""
+
+    def __init__(self, request: Request, record: Record, *, required: bool) -> None:
+        raw = request.headers.get(HEADER)
+        if raw is None:
+            if required:
+                raise e.IdempotencyKeyRequiredError(
+                    f"{request.method} {request.url.path} needs an {HEADER} header (a fresh UUID per command)"
+                )
+            self.scoped = None
+            return
+        if not _KEY.fullmatch(raw):
+            raise e.InvalidIdempotencyKeyError(f"{HEADER} must be 1-200 printable ASCII characters")
+        self.scoped = hashlib.sha256(f"{record.principal}\n{raw}".encode()).hexdigest()
+
+    def derived_id(self) -> str | None:
+        """The id a keyed create gives its aggregate, so that a retry cannot create a second."""
+        return None if self.scoped is None else str(uuid.uuid5(_NAMESPACE, self.scoped))
+
+    @property
+    def correlation_id(self) -> str | None:
+        return None if self.scoped is None else str(uuid.uuid5(_NAMESPACE, "correlation:" + self.scoped))
+
+
+def run(
+    request: Request,
+    record: Record,
+    keyed: Keyed,
+    body: Any,
+    act: Callable[[Record], Outcome],
+    *,
+    stream_id: str,
+    replay: Callable[[Record], Outcome],
+) -> Response:
+    """Answer ``act`` once per key.
+
+    Parameters
+    ----------
+    body
+        The validated request body: the same key with a different body is refused.
+    act
+        Performs the command on the record and returns ``(status, payload)``.
+    stream_id
+        The stream the command writes to, where an abandoned claim is looked up.
+    replay
+        Rebuilds ``(status, payload)`` from the record, for a command whose write landed but
+        whose response was never kept.
+    """
+    if keyed.scoped is None:
+        return _json(*act(record))
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {"method": request.method, "path": request.url.path, "body": jsonable_encoder(body)},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    bound = record.bound(correlation_id=keyed.correlation_id)
+    now = record.now()
+    earlier = record.store.claim_key(keyed.scoped, fingerprint, timestamp(now))
+    if earlier is not None:
+        if earlier["fingerprint"] != fingerprint:
+            raise e.IdempotencyKeyReusedError(
+                f"this {HEADER} was already used for a different request; send a new key for a new command"
+            )
+        if earlier["response"] is not None:
+            return _json(earlier["response"]["status"], earlier["response"]["body"], replayed=True)
+        if now - parse_timestamp(earlier["claimed_at"]) < ABANDONED_AFTER:
+            raise e.IdempotencyKeyInProgressError(
+                f"the first request with this {HEADER} is still running; retry in a few seconds"
+            )
+        # abandoned: the record says whether its write landed
+        landed = any(event.correlation_id == keyed.correlation_id for event in record.store.load(stream_id))
+        if landed:
+            status, payload = replay(bound)
+            return _settle(record, keyed, status, payload)
+        record.store.release_key(keyed.scoped)
+        if record.store.claim_key(keyed.scoped, fingerprint, timestamp(now)) is not None:
+            raise e.IdempotencyKeyInProgressError(f"another retry with this {HEADER} is running")
+    try:
+        status, payload = act(bound)
+    except BaseException:
+        record.store.release_key(keyed.scoped)
+        raise
+    return _settle(record, keyed, status, payload)
+
+
+def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> Response:
+    encoded = jsonable_encoder(payload)
+    record.store.settle_key(keyed.scoped, {"status": status, "body": encoded})
+    return _json(status, encoded)
+
+
+def _json(status: int, payload: Any, *, replayed: bool = False) -> Response:
+    if status == 204:
+        return Response(status_code=204)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(jsonable_encoder(payload), status_code=status, headers=headers)

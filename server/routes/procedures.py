@@ -1,0 +1,135 @@
+"""Procedures: register, start on live equipment, log steps, close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from cora_bluesky.application.aggregates import PROCEDURE
+from cora_bluesky.application.codec import encode
+from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.procedure import ProcedureState
+from cora_bluesky.server.auth import operator, reader
+from cora_bluesky.server.errors import responses
+from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, create, page
+from cora_bluesky.server.schemas import (
+    AbortProcedureIn,
+    EventCountOut,
+    PageOut,
+    ProcedureRegisteredOut,
+    RegisterProcedureIn,
+    StepsIn,
+    TruncateProcedureIn,
+)
+
+router = APIRouter(prefix="/procedures", tags=["procedures"])
+_KEYS = (
+    e.IdempotencyKeyRequiredError, e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError,
+    e.IdempotencyKeyInProgressError,
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProcedureRegisteredOut,
+    responses=responses(e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, *_KEYS),
+)
+def register_procedure(body: RegisterProcedureIn, request: Request, record: Record = operator) -> Response:
+    """Register a procedure (Defined); ``parent_run_id`` makes it a phase of that run."""
+    fields = body.model_dump()
+
+    def make(bound: Record, procedure_id: str | None) -> ProcedureState:
+        return bound.register_procedure(**fields, procedure_id=procedure_id)
+
+    return create(
+        request, record, body, PROCEDURE, make, Record.get_procedure, required=True,
+        shape=lambda state: {"procedure_id": state.id},
+    )
+
+
+@router.get("", response_model=PageOut[ProcedureState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
+def list_procedures(
+    paging: Paging,
+    status: Filter = None,
+    created_from: CreatedFrom = None,
+    created_before: CreatedBefore = None,
+    record: Record = reader,
+) -> dict[str, Any]:
+    """Procedures, newest registration first."""
+    return page(
+        record.list_procedures(
+            status=status, created_from=created_from, created_before=created_before,
+            limit=paging.limit, cursor=paging.cursor,
+        )
+    )
+
+
+@router.get("/{procedure_id}", response_model=ProcedureState, responses=responses(e.ProcedureNotFoundError))
+def get_procedure(procedure_id: PathId, record: Record = reader) -> dict[str, Any]:
+    return encode(record.get_procedure(procedure_id))
+
+
+@router.post(
+    "/{procedure_id}/start",
+    status_code=204,
+    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotStartError, e.ProcedureAssetDecommissionedError),
+)
+def start_procedure(procedure_id: PathId, record: Record = operator) -> Response:
+    """Start a Defined procedure on equipment that is still in service."""
+    record.start_procedure(procedure_id)
+    return Response(status_code=204)
+
+
+@router.post("/{procedure_id}/complete", status_code=204, responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotCompleteError))
+def complete_procedure(procedure_id: PathId, record: Record = operator) -> Response:
+    record.complete_procedure(procedure_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{procedure_id}/abort",
+    status_code=204,
+    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotAbortError, e.InvalidProcedureAbortReasonError),
+)
+def abort_procedure(procedure_id: PathId, body: AbortProcedureIn, record: Record = operator) -> Response:
+    record.abort_procedure(procedure_id, reason=body.reason)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{procedure_id}/truncate",
+    status_code=204,
+    responses=responses(
+        e.ProcedureNotFoundError, e.ProcedureCannotTruncateError, e.InvalidProcedureTruncateReasonError,
+        e.InvalidProcedureInterruptedAtError,
+    ),
+)
+def truncate_procedure(procedure_id: PathId, body: TruncateProcedureIn, record: Record = operator) -> Response:
+    record.truncate_procedure(procedure_id, reason=body.reason, interrupted_at=body.interrupted_at)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{procedure_id}/steps",
+    response_model=EventCountOut,
+    responses=responses(
+        e.ProcedureNotFoundError, e.ProcedureStepsLogbookClosedError, e.InvalidStepKindError,
+        e.InvalidStepPayloadError, e.InvalidStepSampledAtError, e.InvalidEntryIdError,
+    ),
+)
+def append_procedure_step(procedure_id: PathId, body: StepsIn, record: Record = operator) -> dict[str, int]:
+    """Append steps; an ``event_id`` already recorded is skipped silently."""
+    entries = [entry.model_dump() for entry in body.entries]
+    return {"event_count": record.append_procedure_step(procedure_id, entries)}
+
+
+@router.get("/{procedure_id}/steps", responses=responses(e.ProcedureNotFoundError))
+def list_procedure_steps(
+    procedure_id: PathId, limit: int = Query(1000, ge=1, le=10000), record: Record = reader
+) -> list[dict[str, Any]]:
+    """The procedure's steps in ``sampled_at`` order."""
+    return [encode(row) for row in record.list_procedure_steps(procedure_id, limit=limit)]

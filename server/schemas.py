@@ -1,0 +1,245 @@
+"""Request bodies and small responses, with the spec's bounds.
+
+These are the edge's copy of the record's checks: the core refuses the same values again.
+A field that fails here answers with the spec's error name it declares as ``x-error``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+#: The most ids a list in a body may carry.
+MAX_IDS = 1000
+
+
+def named(error: str, **constraints: Any) -> Any:
+    """A field whose boundary refusal is the spec's ``error``."""
+    return Field(json_schema_extra={"x-error": error}, **constraints)
+
+
+def Text(high: int, low: int = 1) -> Any:  # noqa: N802 - reads as a type in annotations
+    return StringConstraints(strip_whitespace=True, min_length=low, max_length=high)
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s\x00]+$")]
+Ids = Annotated[list[Id], Field(max_length=MAX_IDS)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExternalRefIn(Body):
+    scheme: Annotated[str, Text(100)]
+    id: Annotated[str, Text(200)]
+
+
+class StartRunIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidRunName")
+    plan_id: Id
+    subject_id: Id | None = None
+    override_parameters: dict[str, Any] = named("InvalidRunParameters", default_factory=dict)
+    asset_ids: Ids = Field(default_factory=list)
+    pinned_calibrations: Ids | None = named("InvalidPinnedCalibrations", default=None)
+    triggered_by: Annotated[str, Text(200)] | None = named("InvalidRunTriggeredBy", default=None)
+    external_refs: Annotated[list[ExternalRefIn], Field(max_length=100)] = named(
+        "InvalidRunExternalRef", default_factory=list
+    )
+    raid: Annotated[str, Text(255)] | None = named("InvalidRunRaid", default=None)
+    campaign_id: Annotated[str, Text(100)] | None = named("InvalidRunCampaignId", default=None)
+
+
+class RunStartedOut(BaseModel):
+    run_id: str
+    status: str
+    effective_parameters: dict[str, Any]
+    pinned_calibrations: list[str]
+
+
+class AbortRunIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidRunAbortReason")
+
+
+class StopRunIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidRunStopReason")
+
+
+class TruncateRunIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidRunTruncateReason")
+    interrupted_at: AwareDatetime | None = named("InvalidRunInterruptedAt", default=None)
+
+
+class AdjustRunIn(Body):
+    parameter_patch: Annotated[dict[str, Any], Field(min_length=1)] = named("InvalidRunAdjustPatch")
+    reason: Annotated[str, Text(500)] = named("InvalidRunAdjustReason")
+    decided_by_decision_id: Annotated[str, Text(200)] | None = named("InvalidRunDecisionId", default=None)
+
+
+class ReadingIn(Body):
+    channel_name: Annotated[str, Text(255)] = named("InvalidChannelName")
+    value: FiniteFloat = named("InvalidReadingValue")
+    units: Annotated[str, StringConstraints(max_length=64)] | None = named("InvalidReadingUnits", default=None)
+    sampling_procedure: Annotated[str, Text(50)] = named("InvalidSamplingProcedure")
+    sampled_at: AwareDatetime = named("InvalidReadingSampledAt")
+    event_id: Annotated[str, Text(100)] | None = named("InvalidEntryId", default=None)
+
+
+class EventCountOut(BaseModel):
+    event_count: int
+
+
+class RegisterProcedureIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidProcedureName")
+    kind: Annotated[str, Text(50)] = named("InvalidProcedureKind")
+    target_asset_ids: Ids = Field(default_factory=list)
+    parent_run_id: Id | None = None
+    capability_id: Id | None = None
+
+
+class ProcedureRegisteredOut(BaseModel):
+    procedure_id: str
+
+
+class AbortProcedureIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidProcedureAbortReason")
+
+
+class TruncateProcedureIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidProcedureTruncateReason")
+    interrupted_at: AwareDatetime | None = named("InvalidProcedureInterruptedAt", default=None)
+
+
+class StepIn(Body):
+    event_id: Annotated[str, Text(100)] = named("InvalidEntryId")
+    step_kind: Literal["setpoint", "action", "check"] = named("InvalidStepKind")
+    payload: dict[str, Any] = named("InvalidStepPayload")
+    sampled_at: AwareDatetime = named("InvalidStepSampledAt")
+
+
+class StepsIn(Body):
+    entries: Annotated[list[StepIn], Field(min_length=1, max_length=1000)]
+
+
+class RegisterClearanceIn(Body):
+    form_type: Annotated[str, Text(50)]
+    title: Annotated[str, Text(200)] = named("InvalidClearanceTitle")
+    run_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+    subject_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+    asset_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+    hazards: Annotated[list[Annotated[str, Text(200)]], Field(max_length=100)] = named(
+        "InvalidClearanceHazards", default_factory=list
+    )
+    valid_from: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
+    valid_until: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
+
+
+class BindClearanceIn(Body):
+    run_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+    subject_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+    asset_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
+
+
+class ClearanceReasonIn(Body):
+    reason: Annotated[str, Text(500)] = named("InvalidClearanceReason")
+
+
+class SupersedeClearanceIn(ClearanceReasonIn):
+    superseded_by: Id | None = None
+
+
+class FormTypeOut(BaseModel):
+    code: str
+    facility: str
+    name: str
+
+
+class RegisterEnclosureIn(Body):
+    name: Annotated[str, Text(100)] = named("InvalidEnclosureName")
+    secured_pv: Annotated[str, Text(200)] = named("InvalidEnclosurePv")
+    shutter_pvs: Annotated[list[Annotated[str, Text(200)]], Field(max_length=20)] = named(
+        "InvalidEnclosurePv", default_factory=list
+    )
+
+
+class RegisterAssetIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidAssetName")
+    family: Annotated[str, Text(100)] = named("InvalidAssetFamily")
+    parent_id: Id | None = None
+    enclosure_id: Id | None = None
+    device_names: Annotated[list[Annotated[str, Text(200)]], Field(max_length=100)] = named(
+        "InvalidAssetDeviceNames", default_factory=list
+    )
+
+
+class MoveAssetIn(Body):
+    parent_id: Id | None = None
+    enclosure_id: Id | None = None
+
+
+class RegisterSubjectIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidSubjectName")
+
+
+class RegisterMethodIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidMethodName")
+    parameters_schema: dict[str, Any] | None = named("InvalidMethodSchema", default=None)
+    needed_families: Annotated[list[Annotated[str, Text(100)]], Field(max_length=100)] = named(
+        "InvalidMethodFamilies", default_factory=list
+    )
+
+
+class RegisterPlanIn(Body):
+    name: Annotated[str, Text(200)] = named("InvalidPlanName")
+    method_id: Id
+    default_parameters: dict[str, Any] = named("InvalidPlanParameters", default_factory=dict)
+    asset_ids: Ids = Field(default_factory=list)
+
+
+class CalibrationSourceIn(Body):
+    kind: Literal["procedure", "dataset", "asserted"]
+    #: the procedure id, the dataset URI or the person asserting the value
+    ref: Annotated[str, Text(2000)]
+    checksum: Annotated[str, Text(200)] | None = None
+
+
+class RecordCalibrationIn(Body):
+    asset_id: Id
+    quantity: Annotated[str, Text(100)] = named("InvalidCalibrationQuantity")
+    value: FiniteFloat = named("InvalidCalibrationValue")
+    units: Annotated[str, StringConstraints(max_length=64)] | None = named("InvalidCalibrationUnits", default=None)
+    source: CalibrationSourceIn = named("InvalidCalibrationSource")
+
+
+class IssueTokenIn(Body):
+    principal: Annotated[str, Text(200)] = named("InvalidTokenPrincipal")
+    role: Literal["viewer", "operator", "safety", "admin"] = named("InvalidTokenRole")
+
+
+class TokenOut(BaseModel):
+    id: str
+    principal: str
+    role: str
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class TokenIssuedOut(TokenOut):
+    #: shown once; the record keeps only its hash
+    token: str
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    #: pass back as ``cursor`` for the next page; absent on the last page
+    next: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
