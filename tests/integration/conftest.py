@@ -112,3 +112,13 @@ def beamline(tmp_path, ioc, epics_permits, clock):
     })
     yield record, ids
     record.close()
+
+
+@pytest.fixture
+def served(tmp_path, clock):
+    """The record server over a fresh SQLite file; see ``serving.Served``."""
+    from serving import Served
+
+    server = Served(f"sqlite:///{tmp_path / 'record.db'}", clock=clock)
+    yield server
+    server.close()
