@@ -34,29 +34,49 @@ ABANDONED_AFTER = timedelta(seconds=60)
 Outcome = tuple[int, Any]
 
 
+def scoped_key(principal: str, key: str) -> str:
+    """What the store keeps for ``key`` sent by ``principal``: keys of two callers never meet."""
+    return hashlib.sha256(f"{principal}\n{key}".encode()).hexdigest()
+
+
+def derived_id(scoped: str) -> str:
+    """The id a keyed create gives its aggregate, so that a retry cannot create a second."""
+    return str(uuid.uuid5(_NAMESPACE, scoped))
+
+
+def derived_correlation(scoped: str) -> str:
+    """The correlation id on every event a keyed command writes."""
+    return str(uuid.uuid5(_NAMESPACE, "correlation:" + scoped))
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """What makes two requests the same command: method, path and validated body."""
+    canonical = json.dumps({"method": method, "path": path, "body": jsonable_encoder(body)}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class Keyed:
     """One request's idempotency key, scoped to its principal (``None`` when none was sent)."""
 
     def __init__(self, request: Request, record: Record, *, required: bool) -> None:
         raw = request.headers.get(HEADER)
+        self.scoped: str | None = None
         if raw is None:
             if required:
                 raise e.IdempotencyKeyRequiredError(
                     f"{request.method} {request.url.path} needs an {HEADER} header (a fresh UUID per command)"
                 )
-            self.scoped = None
             return
         if not _KEY.fullmatch(raw):
             raise e.InvalidIdempotencyKeyError(f"{HEADER} must be 1-200 printable ASCII characters")
-        self.scoped = hashlib.sha256(f"{record.principal}\n{raw}".encode()).hexdigest()
+        self.scoped = scoped_key(record.principal, raw)
 
     def derived_id(self) -> str | None:
-        """The id a keyed create gives its aggregate, so that a retry cannot create a second."""
-        return None if self.scoped is None else str(uuid.uuid5(_NAMESPACE, self.scoped))
+        return None if self.scoped is None else derived_id(self.scoped)
 
     @property
     def correlation_id(self) -> str | None:
-        return None if self.scoped is None else str(uuid.uuid5(_NAMESPACE, "correlation:" + self.scoped))
+        return None if self.scoped is None else derived_correlation(self.scoped)
 
 
 def run(
@@ -85,12 +105,7 @@ def run(
     """
     if keyed.scoped is None:
         return _json(*act(record))
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            {"method": request.method, "path": request.url.path, "body": jsonable_encoder(body)},
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()
+    fingerprint = request_fingerprint(request.method, request.url.path, body)
     bound = record.bound(correlation_id=keyed.correlation_id)
     now = record.now()
     earlier = record.store.claim_key(keyed.scoped, fingerprint, timestamp(now))
