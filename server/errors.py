@@ -80,6 +80,8 @@ def _validation_name(request: Request, problem: dict[str, Any]) -> str:
     location = list(problem.get("loc", ()))
     if location and location[0] == "query":
         return "InvalidListQuery"
+    if location[:2] == ["header", "Idempotency-Key"]:
+        return "IdempotencyKeyRequired" if problem.get("type") == "missing" else "InvalidIdempotencyKey"
     if not location or location[0] != "body":
         return "InvalidRequest"
     name = "InvalidRequest"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -21,12 +21,43 @@ def named(error: str, **constraints: Any) -> Any:
     return Field(json_schema_extra={"x-error": error}, **constraints)
 
 
-def Text(high: int, low: int = 1) -> Any:  # noqa: N802 - reads as a type in annotations
-    return StringConstraints(strip_whitespace=True, min_length=low, max_length=high)
+def Text(high: int) -> Any:  # noqa: N802 - reads as a type in annotations
+    """Text the record trims, then bounds: here it must hold something besides whitespace.
+
+    The bound applies to the text as sent, so that the OpenAPI document states exactly what is
+    accepted; the record trims it.
+    """
+    return StringConstraints(min_length=1, max_length=high, pattern=NOT_BLANK)
 
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s\x00]+$")]
-Ids = Annotated[list[Id], Field(max_length=MAX_IDS)]
+#: Text the record keeps never holds NUL characters.
+NO_NUL = "^[^\x00]*$"
+# What Python's str.strip() removes, spelled out: regex engines disagree on what \s means.
+_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+NOT_BLANK = f"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
+
+
+def _distinct(items: list[str]) -> list[str]:
+    if len({item.strip() for item in items}) != len(items):
+        raise ValueError("lists an item twice")
+    return items
+
+
+def Texts(high: int, most: int) -> Any:  # noqa: N802 - reads as a type in annotations
+    """A list of distinct texts, each as :func:`Text`."""
+    return Annotated[
+        list[Annotated[str, Text(high)]],
+        Field(max_length=most, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_distinct),
+    ]
+
+
+#: EPICS PV names: printable ASCII without spaces.
+Pv = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+Ids = Annotated[list[Id], Field(max_length=MAX_IDS, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -83,7 +114,7 @@ class AdjustRunIn(Body):
 class ReadingIn(Body):
     channel_name: Annotated[str, Text(255)] = named("InvalidChannelName")
     value: FiniteFloat = named("InvalidReadingValue")
-    units: Annotated[str, StringConstraints(max_length=64)] | None = named("InvalidReadingUnits", default=None)
+    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named("InvalidReadingUnits", default=None)
     sampling_procedure: Annotated[str, Text(50)] = named("InvalidSamplingProcedure")
     sampled_at: AwareDatetime = named("InvalidReadingSampledAt")
     event_id: Annotated[str, Text(100)] | None = named("InvalidEntryId", default=None)
@@ -131,7 +162,7 @@ class RegisterClearanceIn(Body):
     run_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
     subject_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
     asset_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
-    hazards: Annotated[list[Annotated[str, Text(200)]], Field(max_length=100)] = named(
+    hazards: Texts(200, 100) = named(
         "InvalidClearanceHazards", default_factory=list
     )
     valid_from: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
@@ -160,8 +191,10 @@ class FormTypeOut(BaseModel):
 
 class RegisterEnclosureIn(Body):
     name: Annotated[str, Text(100)] = named("InvalidEnclosureName")
-    secured_pv: Annotated[str, Text(200)] = named("InvalidEnclosurePv")
-    shutter_pvs: Annotated[list[Annotated[str, Text(200)]], Field(max_length=20)] = named(
+    secured_pv: Pv = named("InvalidEnclosurePv")
+    shutter_pvs: Annotated[
+        list[Pv], Field(max_length=20, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)
+    ] = named(
         "InvalidEnclosurePv", default_factory=list
     )
 
@@ -171,7 +204,7 @@ class RegisterAssetIn(Body):
     family: Annotated[str, Text(100)] = named("InvalidAssetFamily")
     parent_id: Id | None = None
     enclosure_id: Id | None = None
-    device_names: Annotated[list[Annotated[str, Text(200)]], Field(max_length=100)] = named(
+    device_names: Texts(200, 100) = named(
         "InvalidAssetDeviceNames", default_factory=list
     )
 
@@ -188,7 +221,7 @@ class RegisterSubjectIn(Body):
 class RegisterMethodIn(Body):
     name: Annotated[str, Text(200)] = named("InvalidMethodName")
     parameters_schema: dict[str, Any] | None = named("InvalidMethodSchema", default=None)
-    needed_families: Annotated[list[Annotated[str, Text(100)]], Field(max_length=100)] = named(
+    needed_families: Texts(100, 100) = named(
         "InvalidMethodFamilies", default_factory=list
     )
 
@@ -211,7 +244,7 @@ class RecordCalibrationIn(Body):
     asset_id: Id
     quantity: Annotated[str, Text(100)] = named("InvalidCalibrationQuantity")
     value: FiniteFloat = named("InvalidCalibrationValue")
-    units: Annotated[str, StringConstraints(max_length=64)] | None = named("InvalidCalibrationUnits", default=None)
+    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named("InvalidCalibrationUnits", default=None)
     source: CalibrationSourceIn = named("InvalidCalibrationSource")
 
 

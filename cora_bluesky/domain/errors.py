@@ -441,6 +441,10 @@ class InvalidAssetDeviceNamesError(InvalidInputError):
     """Device names are distinct trimmed texts of 1-200 characters."""
 
 
+class InvalidAssetIdsError(InvalidInputError):
+    """A list of asset ids holds distinct, non-blank ids of at most 100 characters."""
+
+
 class AssetContainmentCycleError(ConflictError):
     """An asset cannot sit inside itself, directly or through its parents."""
 

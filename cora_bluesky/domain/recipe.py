@@ -163,7 +163,7 @@ def decide_plan(command, state: PlanState | None, ctx: At) -> tuple:
         defaults = json_object(
             command.default_parameters, e.InvalidPlanParametersError, what="default_parameters"
         )
-        assets = distinct_texts(command.asset_ids, e.AssetNotFoundError, what="asset_ids", high=100)
+        assets = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
         unknown = [asset for asset in assets if asset not in ctx.known_asset_ids]
         if unknown:
             raise e.AssetNotFoundError(f"no asset {unknown[0]}", asset_id=unknown[0])

@@ -476,7 +476,7 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
                 status=str(subject.status),
             )
 
-    extra = distinct_texts(command.asset_ids, e.AssetNotFoundError, what="asset_ids", high=100)
+    extra = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
     bound = tuple(dict.fromkeys(plan.asset_ids + extra))
     _check_assets(bound, ctx.assets)
     _check_capabilities(bound, method, ctx.assets)

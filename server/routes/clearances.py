@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.server.auth import filer, reader, reviewer
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
 from cora_bluesky.server.schemas import (
     BindClearanceIn,
     ClearanceReasonIn,
@@ -43,7 +43,9 @@ def list_clearance_form_types(record: Record = reader) -> list[dict[str, str]]:
         e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
     ),
 )
-def register_clearance(body: RegisterClearanceIn, request: Request, record: Record = filer) -> Response:
+def register_clearance(
+    body: RegisterClearanceIn, request: Request, idempotency_key: OptionalKey = None, record: Record = filer
+) -> Response:
     """File a safety form (Defined), bound to runs, subjects or assets."""
     fields = body.model_dump()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
@@ -18,6 +18,10 @@ from cora_bluesky.server.schemas import Id
 #: A path id: anything longer or blank is not an id the record could hold.
 PathId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
+_KEY = {"alias": "Idempotency-Key", "min_length": 1, "max_length": 200, "pattern": r"^[\x21-\x7e]+$"}
+#: The Idempotency-Key header as the OpenAPI document shows it (the handler reads it itself).
+RequiredKey = Annotated[str, Header(description="a fresh UUID per command; a retry reuses it", **_KEY)]
+OptionalKey = Annotated[str | None, Header(description="makes a retried create safe", **_KEY)]
 
 
 class Listing(BaseModel):
@@ -74,4 +78,6 @@ def create(
     )
 
 
-__all__ = ["CreatedBefore", "CreatedFrom", "Filter", "Id", "Paging", "PathId", "create", "page"]
+__all__ = [
+    "CreatedBefore", "CreatedFrom", "Filter", "Id", "OptionalKey", "Paging", "PathId", "RequiredKey", "create", "page"
+]

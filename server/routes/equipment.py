@@ -15,7 +15,7 @@ from cora_bluesky.domain.calibration import CalibrationSource, CalibrationState,
 from cora_bluesky.domain.equipment import AssetState, EnclosureState
 from cora_bluesky.server.auth import administrator, operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
 from cora_bluesky.server.schemas import (
     MoveAssetIn,
     PageOut,
@@ -34,7 +34,9 @@ _KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.Idempotenc
     response_model=EnclosureState,
     responses=responses(e.EnclosureAlreadyExistsError, e.InvalidEnclosureNameError, e.InvalidEnclosurePvError, *_KEYS),
 )
-def register_enclosure(body: RegisterEnclosureIn, request: Request, record: Record = administrator) -> Response:
+def register_enclosure(
+    body: RegisterEnclosureIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
+) -> Response:
     """Register a hutch with the read-only PSS PVs that say whether it is secured."""
     fields = body.model_dump()
 
@@ -63,7 +65,9 @@ def get_enclosure(enclosure_id: PathId, record: Record = reader) -> dict[str, An
         e.InvalidAssetNameError, e.InvalidAssetFamilyError, e.InvalidAssetDeviceNamesError, *_KEYS,
     ),
 )
-def register_asset(body: RegisterAssetIn, request: Request, record: Record = administrator) -> Response:
+def register_asset(
+    body: RegisterAssetIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
+) -> Response:
     """Register equipment, placed inside its parent assembly and/or a hutch."""
     fields = body.model_dump()
 
@@ -112,7 +116,9 @@ def move_asset(asset_id: PathId, body: MoveAssetIn, record: Record = administrat
         e.InvalidCalibrationValueError, e.InvalidCalibrationUnitsError, e.InvalidCalibrationSourceError, *_KEYS,
     ),
 )
-def record_calibration(body: RecordCalibrationIn, request: Request, record: Record = operator) -> Response:
+def record_calibration(
+    body: RecordCalibrationIn, request: Request, idempotency_key: OptionalKey = None, record: Record = operator
+) -> Response:
     """Record a new revision of an asset's calibrated quantity; the newest is the one in force."""
     source = CalibrationSource(SourceKind(body.source.kind), body.source.ref, body.source.checksum)
     fields = body.model_dump(exclude={"source"})

@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.procedure import ProcedureState
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, RequiredKey, create, page
 from cora_bluesky.server.schemas import (
     AbortProcedureIn,
     EventCountOut,
@@ -38,7 +38,9 @@ _KEYS = (
     response_model=ProcedureRegisteredOut,
     responses=responses(e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, *_KEYS),
 )
-def register_procedure(body: RegisterProcedureIn, request: Request, record: Record = operator) -> Response:
+def register_procedure(
+    body: RegisterProcedureIn, request: Request, idempotency_key: RequiredKey, record: Record = operator
+) -> Response:
     """Register a procedure (Defined); ``parent_run_id`` makes it a phase of that run."""
     fields = body.model_dump()
 

@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.recipe import MethodState, PlanState
 from cora_bluesky.server.auth import administrator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
 from cora_bluesky.server.schemas import PageOut, RegisterMethodIn, RegisterPlanIn
 
 router = APIRouter(tags=["recipes"])
@@ -30,7 +30,9 @@ _KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.Idempotenc
         *_KEYS,
     ),
 )
-def register_method(body: RegisterMethodIn, request: Request, record: Record = administrator) -> Response:
+def register_method(
+    body: RegisterMethodIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
+) -> Response:
     """Register a technique: the JSON Schema of its parameters and the asset families it needs."""
     fields = body.model_dump()
 
@@ -59,7 +61,9 @@ def get_method(method_id: PathId, record: Record = reader) -> dict[str, Any]:
         e.InvalidPlanParametersError, e.InvalidRunParametersError, *_KEYS,
     ),
 )
-def register_plan(body: RegisterPlanIn, request: Request, record: Record = administrator) -> Response:
+def register_plan(
+    body: RegisterPlanIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
+) -> Response:
     """Register how this beamline runs a Method; ``name`` is the Bluesky plan's name."""
     fields = body.model_dump()
 

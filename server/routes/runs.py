@@ -15,7 +15,7 @@ from cora_bluesky.domain.run import RunState
 from cora_bluesky.server import idempotency
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, RequiredKey, create, page
 from cora_bluesky.server.schemas import (
     AbortRunIn,
     AdjustRunIn,
@@ -51,7 +51,9 @@ def _started(run: RunState) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=RunStartedOut, responses=responses(*START_REFUSALS))
-def start_run(body: StartRunIn, request: Request, record: Record = operator) -> Response:
+def start_run(
+    body: StartRunIn, request: Request, idempotency_key: RequiredKey, record: Record = operator
+) -> Response:
     """Start a run; refused unless an Active clearance covers it and its hutches are permitted."""
     fields = body.model_dump()
 
@@ -142,7 +144,9 @@ def truncate_run(run_id: PathId, body: TruncateRunIn, record: Record = operator)
         e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
     ),
 )
-def adjust_run(run_id: PathId, body: AdjustRunIn, request: Request, record: Record = operator) -> Response:
+def adjust_run(
+    run_id: PathId, body: AdjustRunIn, request: Request, idempotency_key: RequiredKey, record: Record = operator
+) -> Response:
     """Steer a run mid-flight with an RFC 7396 merge patch and a reason."""
     keyed = idempotency.Keyed(request, record, required=True)
 

@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.subject import SubjectState
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
 from cora_bluesky.server.schemas import PageOut, RegisterSubjectIn
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
@@ -29,7 +29,9 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
         e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
     ),
 )
-def register_subject(body: RegisterSubjectIn, request: Request, record: Record = operator) -> Response:
+def register_subject(
+    body: RegisterSubjectIn, request: Request, idempotency_key: OptionalKey = None, record: Record = operator
+) -> Response:
     """Register a sample (Registered)."""
 
     def make(bound: Record, subject_id: str | None) -> SubjectState:

@@ -96,6 +96,8 @@ def test_asset_decommissioned():
 def test_unknown_extra_asset():
     with pytest.raises(e.AssetNotFoundError):
         start(start_command(asset_ids=("ghost",)))
+    with pytest.raises(e.InvalidAssetIdsError):
+        start(start_command(asset_ids=("ghost", "ghost")))
 
 
 def test_capabilities_re_validated_from_current_assets():

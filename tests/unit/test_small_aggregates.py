@@ -198,3 +198,10 @@ def test_newest_revision_is_active():
     other = cal.CalibrationState("k3", "a1", "pixel_size", 0.65, "um", first.source, NOW, NOW)
     active = cal.active_revisions([second, first, other])
     assert active[("a1", "rotation_center")].id == "k2" and active[("a1", "pixel_size")].id == "k3"
+
+
+def test_an_asset_id_listed_twice_is_invalid_input_not_an_unknown_asset():
+    from cora_bluesky.domain import procedure as p
+
+    with pytest.raises(e.InvalidAssetIdsError):
+        p.decide(p.RegisterProcedure("x1", "n", "alignment", ("a", "a")), None, At(NOW))
