@@ -120,7 +120,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in problem.get("loc", ())[1:]) or "(body)", "problem": problem.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in problem.get("loc", ())[1:]) or "(body)",
+                "problem": problem.get("msg", ""),
+            }
             for problem in error.errors()
         ][:20]
         name = _validation_name(request, error.errors()[0]) if error.errors() else "InvalidRequest"

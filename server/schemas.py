@@ -33,8 +33,10 @@ def Text(high: int) -> Any:  # noqa: N802 - reads as a type in annotations
 #: Text the record keeps never holds NUL characters.
 NO_NUL = "^[^\x00]*$"
 # What Python's str.strip() removes, spelled out: regex engines disagree on what \s means.
-_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
 )
 NOT_BLANK = f"^[^\x00]*[^\x00{_WHITESPACE}][^\x00]*$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")]
@@ -114,7 +116,9 @@ class AdjustRunIn(Body):
 class ReadingIn(Body):
     channel_name: Annotated[str, Text(255)] = named("InvalidChannelName")
     value: FiniteFloat = named("InvalidReadingValue")
-    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named("InvalidReadingUnits", default=None)
+    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named(
+        "InvalidReadingUnits", default=None
+    )
     sampling_procedure: Annotated[str, Text(50)] = named("InvalidSamplingProcedure")
     sampled_at: AwareDatetime = named("InvalidReadingSampledAt")
     event_id: Annotated[str, Text(100)] | None = named("InvalidEntryId", default=None)
@@ -162,9 +166,7 @@ class RegisterClearanceIn(Body):
     run_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
     subject_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
     asset_ids: Ids = named("InvalidClearanceBindings", default_factory=list)
-    hazards: Texts(200, 100) = named(
-        "InvalidClearanceHazards", default_factory=list
-    )
+    hazards: Texts(200, 100) = named("InvalidClearanceHazards", default_factory=list)
     valid_from: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
     valid_until: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
 
@@ -194,9 +196,7 @@ class RegisterEnclosureIn(Body):
     secured_pv: Pv = named("InvalidEnclosurePv")
     shutter_pvs: Annotated[
         list[Pv], Field(max_length=20, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)
-    ] = named(
-        "InvalidEnclosurePv", default_factory=list
-    )
+    ] = named("InvalidEnclosurePv", default_factory=list)
 
 
 class RegisterAssetIn(Body):
@@ -204,9 +204,7 @@ class RegisterAssetIn(Body):
     family: Annotated[str, Text(100)] = named("InvalidAssetFamily")
     parent_id: Id | None = None
     enclosure_id: Id | None = None
-    device_names: Texts(200, 100) = named(
-        "InvalidAssetDeviceNames", default_factory=list
-    )
+    device_names: Texts(200, 100) = named("InvalidAssetDeviceNames", default_factory=list)
 
 
 class MoveAssetIn(Body):
@@ -221,9 +219,7 @@ class RegisterSubjectIn(Body):
 class RegisterMethodIn(Body):
     name: Annotated[str, Text(200)] = named("InvalidMethodName")
     parameters_schema: dict[str, Any] | None = named("InvalidMethodSchema", default=None)
-    needed_families: Texts(100, 100) = named(
-        "InvalidMethodFamilies", default_factory=list
-    )
+    needed_families: Texts(100, 100) = named("InvalidMethodFamilies", default_factory=list)
 
 
 class RegisterPlanIn(Body):
@@ -244,7 +240,9 @@ class RecordCalibrationIn(Body):
     asset_id: Id
     quantity: Annotated[str, Text(100)] = named("InvalidCalibrationQuantity")
     value: FiniteFloat = named("InvalidCalibrationValue")
-    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named("InvalidCalibrationUnits", default=None)
+    units: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] | None = named(
+        "InvalidCalibrationUnits", default=None
+    )
     source: CalibrationSourceIn = named("InvalidCalibrationSource")
 
 

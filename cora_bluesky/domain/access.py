@@ -123,8 +123,13 @@ def decide(command, state: TokenState | None, ctx: At) -> tuple:
 def evolve(state: TokenState | None, event) -> TokenState:
     if isinstance(event, TokenIssued):
         return TokenState(
-            event.token_id, event.principal, event.role, event.secret_hash, TokenStatus.ACTIVE,
-            event.occurred_at, event.occurred_at,
+            event.token_id,
+            event.principal,
+            event.role,
+            event.secret_hash,
+            TokenStatus.ACTIVE,
+            event.occurred_at,
+            event.occurred_at,
         )
     assert state is not None
     return replace(state, status=TokenStatus.REVOKED, updated_at=event.occurred_at)

@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.server.auth import filer, reader, reviewer
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
 from cora_bluesky.server.schemas import (
     BindClearanceIn,
     ClearanceReasonIn,
@@ -38,25 +38,28 @@ def list_clearance_form_types(record: Record = reader) -> list[dict[str, str]]:
     status_code=201,
     response_model=ClearanceState,
     responses=responses(
-        e.ClearanceAlreadyExistsError, e.ClearanceFormTypeNotFoundError, e.InvalidClearanceTitleError,
-        e.InvalidClearanceWindowError, e.InvalidClearanceBindingsError, e.InvalidClearanceHazardsError,
-        e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
+        e.ClearanceAlreadyExistsError,
+        e.ClearanceFormTypeNotFoundError,
+        e.InvalidClearanceTitleError,
+        e.InvalidClearanceWindowError,
+        e.InvalidClearanceBindingsError,
+        e.InvalidClearanceHazardsError,
+        e.InvalidIdempotencyKeyError,
+        e.IdempotencyKeyReusedError,
+        e.IdempotencyKeyInProgressError,
     ),
 )
 def register_clearance(
     body: RegisterClearanceIn, request: Request, idempotency_key: OptionalKey = None, record: Record = filer
 ) -> Response:
     """File a safety form (Defined), bound to runs, subjects or assets."""
-    fields = body.model_dump()
-
-    def make(bound: Record, clearance_id: str | None) -> ClearanceState:
-        return bound.register_clearance(**fields, clearance_id=clearance_id)
-
-    return create(request, record, body, CLEARANCE, make, Record.get_clearance)
+    return create(request, record, body, CLEARANCE, "register_clearance", Record.get_clearance)
 
 
 @router.get(
-    "/clearances", response_model=PageOut[ClearanceState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError)
+    "/clearances",
+    response_model=PageOut[ClearanceState],
+    responses=responses(e.InvalidCursorError, e.InvalidListQueryError),
 )
 def list_clearances(paging: Paging, status: Filter = None, record: Record = reader) -> dict[str, Any]:
     return page(record.list_clearances(status=status, limit=paging.limit, cursor=paging.cursor))
@@ -77,33 +80,28 @@ def bind_clearance(clearance_id: PathId, body: BindClearanceIn, record: Record =
     return encode(record.bind_clearance(clearance_id, **body.model_dump()))
 
 
-@router.post(
-    "/clearances/{clearance_id}/submit",
-    response_model=ClearanceState,
-    responses=responses(e.ClearanceNotFoundError, e.ClearanceCannotSubmitError),
-)
-def submit_clearance(clearance_id: PathId, record: Record = filer) -> dict[str, Any]:
-    """Defined -> Submitted: hand the form to its reviewers."""
-    return encode(record.submit_clearance(clearance_id))
-
-
-def _review(verb: str, method: str, refusal: type[e.CoraError], doc: str) -> None:
-    def endpoint(clearance_id: PathId, record: Record = reviewer) -> dict[str, Any]:
-        return encode(getattr(record, method)(clearance_id))
-
-    endpoint.__name__ = method
-    endpoint.__doc__ = doc
-    router.post(
+for verb, method, acting, refusal, doc in (
+    ("submit", "submit_clearance", filer, e.ClearanceCannotSubmitError, "Defined -> Submitted, to its reviewers."),
+    (
+        "start-review",
+        "start_clearance_review",
+        reviewer,
+        e.ClearanceCannotStartReviewError,
+        "Submitted -> UnderReview.",
+    ),
+    ("approve", "approve_clearance", reviewer, e.ClearanceCannotApproveError, "UnderReview -> Approved, not in force."),
+    ("activate", "activate_clearance", reviewer, e.ClearanceCannotActivateError, "Approved -> Active: in force."),
+    ("expire", "expire_clearance", reviewer, e.ClearanceCannotExpireError, "Approved or Active -> Expired."),
+):
+    transition(
+        router,
         f"/clearances/{{clearance_id}}/{verb}",
-        response_model=ClearanceState,
-        responses=responses(e.ClearanceNotFoundError, refusal),
-    )(endpoint)
-
-
-_review("start-review", "start_clearance_review", e.ClearanceCannotStartReviewError, "Submitted -> UnderReview.")
-_review("approve", "approve_clearance", e.ClearanceCannotApproveError, "UnderReview -> Approved (not yet in force).")
-_review("activate", "activate_clearance", e.ClearanceCannotActivateError, "Approved -> Active: in force.")
-_review("expire", "expire_clearance", e.ClearanceCannotExpireError, "Approved or Active -> Expired.")
+        method,
+        acting,
+        ClearanceState,
+        (e.ClearanceNotFoundError, refusal),
+        doc,
+    )
 
 
 @router.post(

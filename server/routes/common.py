@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, Callable
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, StringConstraints
 
@@ -12,7 +13,9 @@ from cora_bluesky.application.aggregates import Aggregate
 from cora_bluesky.application.codec import encode
 from cora_bluesky.application.ports import Page
 from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors as e
 from cora_bluesky.server import idempotency
+from cora_bluesky.server.errors import responses
 from cora_bluesky.server.schemas import Id
 
 #: A path id: anything longer or blank is not an id the record could hold.
@@ -33,7 +36,9 @@ class Listing(BaseModel):
 
 def listing(
     limit: Annotated[int, Query(ge=1, le=500, description="page size")] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=500, description="`next` of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=500, description="`next` of the previous page")
+    ] = None,
 ) -> Listing:
     return Listing(limit=limit, cursor=cursor)
 
@@ -52,23 +57,26 @@ def create(
     record: Record,
     body: BaseModel,
     aggregate: Aggregate,
-    make: Callable[[Record, str | None], Any],
+    register: str,
     get: Callable[[Record, str], Any],
     *,
+    fields: dict[str, Any] | None = None,
     required: bool = False,
     shape: Callable[[Any], Any] = encode,
 ) -> Response:
     """A create behind the Idempotency-Key pattern, answering 201 with ``shape(state)``.
 
-    ``make(record, aggregate_id)`` registers the aggregate under the given id (``None``: a new
-    one); a keyed create gets an id derived from its key. ``get(record, aggregate_id)`` reads
-    it back when an abandoned claim's write turns out to have landed.
+    Calls the Record's ``register`` method with the body's fields (or ``fields``) and
+    ``<kind>_id``: ``None`` for a new id, or the id a keyed create derives from its key.
+    ``get(record, aggregate_id)`` reads the aggregate back when an abandoned claim's write
+    turns out to have landed.
     """
     keyed = idempotency.Keyed(request, record, required=required)
     chosen = keyed.derived_id()
+    arguments = {**(body.model_dump() if fields is None else fields), f"{aggregate.kind}_id": chosen}
 
     def act(bound: Record) -> tuple[int, Any]:
-        return 201, shape(make(bound, chosen))
+        return 201, shape(getattr(bound, register)(**arguments))
 
     def replay(bound: Record) -> tuple[int, Any]:
         return 201, shape(get(bound, chosen))
@@ -78,6 +86,41 @@ def create(
     )
 
 
+def transition(
+    router: APIRouter,
+    path: str,
+    verb: str,
+    acting: Any,
+    response_model: Any,
+    refusals: tuple[type[e.CoraError], ...],
+    doc: str,
+) -> None:
+    """Route ``POST path`` to the Record's ``verb`` on the one id the path names, no body."""
+    id_name = path[path.index("{") + 1 : path.index("}")]
+
+    def endpoint(**params: Any) -> dict[str, Any]:
+        return encode(getattr(params["record"], verb)(params[id_name]))
+
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(id_name, inspect.Parameter.KEYWORD_ONLY, annotation=PathId),
+            inspect.Parameter("record", inspect.Parameter.KEYWORD_ONLY, annotation=Record, default=acting),
+        ]
+    )
+    endpoint.__name__, endpoint.__doc__ = verb, doc
+    router.post(path, response_model=response_model, responses=responses(*refusals))(endpoint)
+
+
 __all__ = [
-    "CreatedBefore", "CreatedFrom", "Filter", "Id", "OptionalKey", "Paging", "PathId", "RequiredKey", "create", "page"
+    "CreatedBefore",
+    "CreatedFrom",
+    "Filter",
+    "Id",
+    "OptionalKey",
+    "Paging",
+    "PathId",
+    "RequiredKey",
+    "create",
+    "page",
+    "transition",
 ]

@@ -15,7 +15,7 @@ from cora_bluesky.domain.calibration import CalibrationSource, CalibrationState,
 from cora_bluesky.domain.equipment import AssetState, EnclosureState
 from cora_bluesky.server.auth import administrator, operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
 from cora_bluesky.server.schemas import (
     MoveAssetIn,
     PageOut,
@@ -38,12 +38,7 @@ def register_enclosure(
     body: RegisterEnclosureIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
 ) -> Response:
     """Register a hutch with the read-only PSS PVs that say whether it is secured."""
-    fields = body.model_dump()
-
-    def make(bound: Record, enclosure_id: str | None) -> EnclosureState:
-        return bound.register_enclosure(**fields, enclosure_id=enclosure_id)
-
-    return create(request, record, body, ENCLOSURE, make, Record.get_enclosure)
+    return create(request, record, body, ENCLOSURE, "register_enclosure", Record.get_enclosure)
 
 
 @router.get("/enclosures", response_model=PageOut[EnclosureState], responses=responses(e.InvalidCursorError))
@@ -61,23 +56,26 @@ def get_enclosure(enclosure_id: PathId, record: Record = reader) -> dict[str, An
     status_code=201,
     response_model=AssetState,
     responses=responses(
-        e.AssetAlreadyExistsError, e.AssetNotFoundError, e.EnclosureNotFoundError, e.AssetContainmentCycleError,
-        e.InvalidAssetNameError, e.InvalidAssetFamilyError, e.InvalidAssetDeviceNamesError, *_KEYS,
+        e.AssetAlreadyExistsError,
+        e.AssetNotFoundError,
+        e.EnclosureNotFoundError,
+        e.AssetContainmentCycleError,
+        e.InvalidAssetNameError,
+        e.InvalidAssetFamilyError,
+        e.InvalidAssetDeviceNamesError,
+        *_KEYS,
     ),
 )
 def register_asset(
     body: RegisterAssetIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
 ) -> Response:
     """Register equipment, placed inside its parent assembly and/or a hutch."""
-    fields = body.model_dump()
-
-    def make(bound: Record, asset_id: str | None) -> AssetState:
-        return bound.register_asset(**fields, asset_id=asset_id)
-
-    return create(request, record, body, ASSET, make, Record.get_asset)
+    return create(request, record, body, ASSET, "register_asset", Record.get_asset)
 
 
-@router.get("/assets", response_model=PageOut[AssetState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
+@router.get(
+    "/assets", response_model=PageOut[AssetState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError)
+)
 def list_assets(paging: Paging, status: Filter = None, record: Record = reader) -> dict[str, Any]:
     return page(record.list_assets(status=status, limit=paging.limit, cursor=paging.cursor))
 
@@ -87,20 +85,23 @@ def get_asset(asset_id: PathId, record: Record = reader) -> dict[str, Any]:
     return encode(record.get_asset(asset_id))
 
 
-@router.post(
+transition(
+    router,
     "/assets/{asset_id}/decommission",
-    response_model=AssetState,
-    responses=responses(e.AssetNotFoundError, e.AssetCannotDecommissionError),
+    "decommission_asset",
+    administrator,
+    AssetState,
+    (e.AssetNotFoundError, e.AssetCannotDecommissionError),
+    "Retire an asset: runs and procedures binding it are refused from now on.",
 )
-def decommission_asset(asset_id: PathId, record: Record = administrator) -> dict[str, Any]:
-    """Retire an asset: runs and procedures binding it are refused from now on."""
-    return encode(record.decommission_asset(asset_id))
 
 
 @router.post(
     "/assets/{asset_id}/move",
     response_model=AssetState,
-    responses=responses(e.AssetNotFoundError, e.AssetCannotMoveError, e.AssetContainmentCycleError, e.EnclosureNotFoundError),
+    responses=responses(
+        e.AssetNotFoundError, e.AssetCannotMoveError, e.AssetContainmentCycleError, e.EnclosureNotFoundError
+    ),
 )
 def move_asset(asset_id: PathId, body: MoveAssetIn, record: Record = administrator) -> dict[str, Any]:
     """Re-seat an asset in the containment tree."""
@@ -112,8 +113,13 @@ def move_asset(asset_id: PathId, body: MoveAssetIn, record: Record = administrat
     status_code=201,
     response_model=CalibrationState,
     responses=responses(
-        e.CalibrationAlreadyExistsError, e.AssetNotFoundError, e.InvalidCalibrationQuantityError,
-        e.InvalidCalibrationValueError, e.InvalidCalibrationUnitsError, e.InvalidCalibrationSourceError, *_KEYS,
+        e.CalibrationAlreadyExistsError,
+        e.AssetNotFoundError,
+        e.InvalidCalibrationQuantityError,
+        e.InvalidCalibrationValueError,
+        e.InvalidCalibrationUnitsError,
+        e.InvalidCalibrationSourceError,
+        *_KEYS,
     ),
 )
 def record_calibration(
@@ -121,12 +127,8 @@ def record_calibration(
 ) -> Response:
     """Record a new revision of an asset's calibrated quantity; the newest is the one in force."""
     source = CalibrationSource(SourceKind(body.source.kind), body.source.ref, body.source.checksum)
-    fields = body.model_dump(exclude={"source"})
-
-    def make(bound: Record, calibration_id: str | None) -> CalibrationState:
-        return bound.record_calibration(**fields, source=source, calibration_id=calibration_id)
-
-    return create(request, record, body, CALIBRATION, make, Record.get_calibration)
+    fields = {**body.model_dump(exclude={"source"}), "source": source}
+    return create(request, record, body, CALIBRATION, "record_calibration", Record.get_calibration, fields=fields)
 
 
 @router.get("/calibrations", response_model=list[CalibrationState], responses=responses(e.AssetNotFoundError))
@@ -136,6 +138,8 @@ def list_calibrations(asset_id: PathId, quantity: Filter = None, record: Record 
     return [encode(revision) for revision in record.list_calibrations(asset_id, quantity)]
 
 
-@router.get("/calibrations/{calibration_id}", response_model=CalibrationState, responses=responses(e.CalibrationNotFoundError))
+@router.get(
+    "/calibrations/{calibration_id}", response_model=CalibrationState, responses=responses(e.CalibrationNotFoundError)
+)
 def get_calibration(calibration_id: PathId, record: Record = reader) -> dict[str, Any]:
     return encode(record.get_calibration(calibration_id))

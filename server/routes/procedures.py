@@ -14,7 +14,16 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.procedure import ProcedureState
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, RequiredKey, create, page
+from cora_bluesky.server.routes.common import (
+    CreatedBefore,
+    CreatedFrom,
+    Filter,
+    Paging,
+    PathId,
+    RequiredKey,
+    create,
+    page,
+)
 from cora_bluesky.server.schemas import (
     AbortProcedureIn,
     EventCountOut,
@@ -27,7 +36,9 @@ from cora_bluesky.server.schemas import (
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
 _KEYS = (
-    e.IdempotencyKeyRequiredError, e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError,
+    e.IdempotencyKeyRequiredError,
+    e.InvalidIdempotencyKeyError,
+    e.IdempotencyKeyReusedError,
     e.IdempotencyKeyInProgressError,
 )
 
@@ -36,24 +47,29 @@ _KEYS = (
     "",
     status_code=201,
     response_model=ProcedureRegisteredOut,
-    responses=responses(e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, *_KEYS),
+    responses=responses(
+        e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, *_KEYS
+    ),
 )
 def register_procedure(
     body: RegisterProcedureIn, request: Request, idempotency_key: RequiredKey, record: Record = operator
 ) -> Response:
     """Register a procedure (Defined); ``parent_run_id`` makes it a phase of that run."""
-    fields = body.model_dump()
-
-    def make(bound: Record, procedure_id: str | None) -> ProcedureState:
-        return bound.register_procedure(**fields, procedure_id=procedure_id)
-
     return create(
-        request, record, body, PROCEDURE, make, Record.get_procedure, required=True,
+        request,
+        record,
+        body,
+        PROCEDURE,
+        "register_procedure",
+        Record.get_procedure,
+        required=True,
         shape=lambda state: {"procedure_id": state.id},
     )
 
 
-@router.get("", response_model=PageOut[ProcedureState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
+@router.get(
+    "", response_model=PageOut[ProcedureState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError)
+)
 def list_procedures(
     paging: Paging,
     status: Filter = None,
@@ -64,8 +80,11 @@ def list_procedures(
     """Procedures, newest registration first."""
     return page(
         record.list_procedures(
-            status=status, created_from=created_from, created_before=created_before,
-            limit=paging.limit, cursor=paging.cursor,
+            status=status,
+            created_from=created_from,
+            created_before=created_before,
+            limit=paging.limit,
+            cursor=paging.cursor,
         )
     )
 
@@ -86,7 +105,11 @@ def start_procedure(procedure_id: PathId, record: Record = operator) -> Response
     return Response(status_code=204)
 
 
-@router.post("/{procedure_id}/complete", status_code=204, responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotCompleteError))
+@router.post(
+    "/{procedure_id}/complete",
+    status_code=204,
+    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotCompleteError),
+)
 def complete_procedure(procedure_id: PathId, record: Record = operator) -> Response:
     record.complete_procedure(procedure_id)
     return Response(status_code=204)
@@ -106,7 +129,9 @@ def abort_procedure(procedure_id: PathId, body: AbortProcedureIn, record: Record
     "/{procedure_id}/truncate",
     status_code=204,
     responses=responses(
-        e.ProcedureNotFoundError, e.ProcedureCannotTruncateError, e.InvalidProcedureTruncateReasonError,
+        e.ProcedureNotFoundError,
+        e.ProcedureCannotTruncateError,
+        e.InvalidProcedureTruncateReasonError,
         e.InvalidProcedureInterruptedAtError,
     ),
 )
@@ -119,8 +144,12 @@ def truncate_procedure(procedure_id: PathId, body: TruncateProcedureIn, record: 
     "/{procedure_id}/steps",
     response_model=EventCountOut,
     responses=responses(
-        e.ProcedureNotFoundError, e.ProcedureStepsLogbookClosedError, e.InvalidStepKindError,
-        e.InvalidStepPayloadError, e.InvalidStepSampledAtError, e.InvalidEntryIdError,
+        e.ProcedureNotFoundError,
+        e.ProcedureStepsLogbookClosedError,
+        e.InvalidStepKindError,
+        e.InvalidStepPayloadError,
+        e.InvalidStepSampledAtError,
+        e.InvalidEntryIdError,
     ),
 )
 def append_procedure_step(procedure_id: PathId, body: StepsIn, record: Record = operator) -> dict[str, int]:

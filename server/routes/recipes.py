@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.recipe import MethodState, PlanState
 from cora_bluesky.server.auth import administrator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
 from cora_bluesky.server.schemas import PageOut, RegisterMethodIn, RegisterPlanIn
 
 router = APIRouter(tags=["recipes"])
@@ -26,7 +26,10 @@ _KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.Idempotenc
     status_code=201,
     response_model=MethodState,
     responses=responses(
-        e.MethodAlreadyExistsError, e.InvalidMethodNameError, e.InvalidMethodSchemaError, e.InvalidMethodFamiliesError,
+        e.MethodAlreadyExistsError,
+        e.InvalidMethodNameError,
+        e.InvalidMethodSchemaError,
+        e.InvalidMethodFamiliesError,
         *_KEYS,
     ),
 )
@@ -34,12 +37,7 @@ def register_method(
     body: RegisterMethodIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
 ) -> Response:
     """Register a technique: the JSON Schema of its parameters and the asset families it needs."""
-    fields = body.model_dump()
-
-    def make(bound: Record, method_id: str | None) -> MethodState:
-        return bound.register_method(**fields, method_id=method_id)
-
-    return create(request, record, body, METHOD, make, Record.get_method)
+    return create(request, record, body, METHOD, "register_method", Record.get_method)
 
 
 @router.get("/methods", response_model=PageOut[MethodState], responses=responses(e.InvalidCursorError))
@@ -57,23 +55,25 @@ def get_method(method_id: PathId, record: Record = reader) -> dict[str, Any]:
     status_code=201,
     response_model=PlanState,
     responses=responses(
-        e.PlanAlreadyExistsError, e.MethodNotFoundError, e.AssetNotFoundError, e.InvalidPlanNameError,
-        e.InvalidPlanParametersError, e.InvalidRunParametersError, *_KEYS,
+        e.PlanAlreadyExistsError,
+        e.MethodNotFoundError,
+        e.AssetNotFoundError,
+        e.InvalidPlanNameError,
+        e.InvalidPlanParametersError,
+        e.InvalidRunParametersError,
+        *_KEYS,
     ),
 )
 def register_plan(
     body: RegisterPlanIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
 ) -> Response:
     """Register how this beamline runs a Method; ``name`` is the Bluesky plan's name."""
-    fields = body.model_dump()
-
-    def make(bound: Record, plan_id: str | None) -> PlanState:
-        return bound.register_plan(**fields, plan_id=plan_id)
-
-    return create(request, record, body, PLAN, make, Record.get_plan)
+    return create(request, record, body, PLAN, "register_plan", Record.get_plan)
 
 
-@router.get("/plans", response_model=PageOut[PlanState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
+@router.get(
+    "/plans", response_model=PageOut[PlanState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError)
+)
 def list_plans(paging: Paging, status: Filter = None, record: Record = reader) -> dict[str, Any]:
     return page(record.list_plans(status=status, limit=paging.limit, cursor=paging.cursor))
 
@@ -83,11 +83,12 @@ def get_plan(plan_id: PathId, record: Record = reader) -> dict[str, Any]:
     return encode(record.get_plan(plan_id))
 
 
-@router.post(
+transition(
+    router,
     "/plans/{plan_id}/deprecate",
-    response_model=PlanState,
-    responses=responses(e.PlanNotFoundError, e.PlanCannotDeprecateError),
+    "deprecate_plan",
+    administrator,
+    PlanState,
+    (e.PlanNotFoundError, e.PlanCannotDeprecateError),
+    "Retire a plan: it starts no more runs.",
 )
-def deprecate_plan(plan_id: PathId, record: Record = administrator) -> dict[str, Any]:
-    """Retire a plan: it starts no more runs."""
-    return encode(record.deprecate_plan(plan_id))

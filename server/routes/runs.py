@@ -15,7 +15,17 @@ from cora_bluesky.domain.run import RunState
 from cora_bluesky.server import idempotency
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import CreatedBefore, CreatedFrom, Filter, Paging, PathId, RequiredKey, create, page
+from cora_bluesky.server.routes.common import (
+    CreatedBefore,
+    CreatedFrom,
+    Filter,
+    Paging,
+    PathId,
+    RequiredKey,
+    create,
+    page,
+    transition,
+)
 from cora_bluesky.server.schemas import (
     AbortRunIn,
     AdjustRunIn,
@@ -31,13 +41,28 @@ from cora_bluesky.server.schemas import (
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 START_REFUSALS = (
-    e.RunAlreadyExistsError, e.InvalidRunNameError, e.PlanNotFoundError, e.PlanDeprecatedError,
-    e.SubjectNotFoundError, e.SubjectNotMountableError, e.RunAssetDecommissionedError,
-    e.RunCapabilitiesNotSatisfiedError, e.RunRequiresActiveClearanceError, e.RunClearanceCoverageMismatchError,
-    e.RunRequiresPermittedEnclosureError, e.RunEnclosureCoverageMismatchError, e.InvalidRunExternalRefError,
-    e.InvalidRunParametersError, e.InvalidPinnedCalibrationsError, e.InvalidRunRaidError,
-    e.InvalidRunTriggeredByError, e.InvalidRunCampaignIdError, e.IdempotencyKeyRequiredError,
-    e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
+    e.RunAlreadyExistsError,
+    e.InvalidRunNameError,
+    e.PlanNotFoundError,
+    e.PlanDeprecatedError,
+    e.SubjectNotFoundError,
+    e.SubjectNotMountableError,
+    e.RunAssetDecommissionedError,
+    e.RunCapabilitiesNotSatisfiedError,
+    e.RunRequiresActiveClearanceError,
+    e.RunClearanceCoverageMismatchError,
+    e.RunRequiresPermittedEnclosureError,
+    e.RunEnclosureCoverageMismatchError,
+    e.InvalidRunExternalRefError,
+    e.InvalidRunParametersError,
+    e.InvalidPinnedCalibrationsError,
+    e.InvalidRunRaidError,
+    e.InvalidRunTriggeredByError,
+    e.InvalidRunCampaignIdError,
+    e.IdempotencyKeyRequiredError,
+    e.InvalidIdempotencyKeyError,
+    e.IdempotencyKeyReusedError,
+    e.IdempotencyKeyInProgressError,
 )
 
 
@@ -51,16 +76,9 @@ def _started(run: RunState) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=RunStartedOut, responses=responses(*START_REFUSALS))
-def start_run(
-    body: StartRunIn, request: Request, idempotency_key: RequiredKey, record: Record = operator
-) -> Response:
+def start_run(body: StartRunIn, request: Request, idempotency_key: RequiredKey, record: Record = operator) -> Response:
     """Start a run; refused unless an Active clearance covers it and its hutches are permitted."""
-    fields = body.model_dump()
-
-    def make(bound: Record, run_id: str | None) -> RunState:
-        return bound.start_run(**fields, run_id=run_id)
-
-    return create(request, record, body, RUN, make, Record.get_run, required=True, shape=_started)
+    return create(request, record, body, RUN, "start_run", Record.get_run, required=True, shape=_started)
 
 
 @router.get("", response_model=PageOut[RunState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
@@ -76,8 +94,13 @@ def list_runs(
     """Runs, newest first; follow ``next`` for older ones."""
     return page(
         record.list_runs(
-            status=status, plan_id=plan_id, subject_id=subject_id, created_from=created_from,
-            created_before=created_before, limit=paging.limit, cursor=paging.cursor,
+            status=status,
+            plan_id=plan_id,
+            subject_id=subject_id,
+            created_from=created_from,
+            created_before=created_before,
+            limit=paging.limit,
+            cursor=paging.cursor,
         )
     )
 
@@ -87,20 +110,12 @@ def get_run(run_id: PathId, record: Record = reader) -> dict[str, Any]:
     return encode(record.get_run(run_id))
 
 
-def _transition(verb: str, refusal: type[e.CoraError], doc: str):
-    def endpoint(run_id: PathId, record: Record = operator) -> dict[str, Any]:
-        return encode(getattr(record, f"{verb}_run")(run_id))
-
-    endpoint.__name__ = f"{verb}_run"
-    endpoint.__doc__ = doc
-    router.post(f"/{{run_id}}/{verb}", response_model=RunState, responses=responses(e.RunNotFoundError, refusal))(
-        endpoint
-    )
-
-
-_transition("hold", e.RunCannotHoldError, "Hold a Running run (no reason needed).")
-_transition("resume", e.RunCannotResumeError, "Resume a Held run.")
-_transition("complete", e.RunCannotCompleteError, "Complete a Running run.")
+for verb, refusal, doc in (
+    ("hold", e.RunCannotHoldError, "Hold a Running run (no reason needed)."),
+    ("resume", e.RunCannotResumeError, "Resume a Held run."),
+    ("complete", e.RunCannotCompleteError, "Complete a Running run."),
+):
+    transition(router, f"/{{run_id}}/{verb}", f"{verb}_run", operator, RunState, (e.RunNotFoundError, refusal), doc)
 
 
 @router.post(
@@ -139,9 +154,16 @@ def truncate_run(run_id: PathId, body: TruncateRunIn, record: Record = operator)
     "/{run_id}/adjust",
     response_model=RunState,
     responses=responses(
-        e.RunNotFoundError, e.RunCannotAdjustError, e.InvalidRunAdjustPatchError, e.InvalidRunAdjustSchemaError,
-        e.InvalidRunAdjustReasonError, e.InvalidRunDecisionIdError, e.IdempotencyKeyRequiredError,
-        e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
+        e.RunNotFoundError,
+        e.RunCannotAdjustError,
+        e.InvalidRunAdjustPatchError,
+        e.InvalidRunAdjustSchemaError,
+        e.InvalidRunAdjustReasonError,
+        e.InvalidRunDecisionIdError,
+        e.IdempotencyKeyRequiredError,
+        e.InvalidIdempotencyKeyError,
+        e.IdempotencyKeyReusedError,
+        e.IdempotencyKeyInProgressError,
     ),
 )
 def adjust_run(
@@ -163,8 +185,13 @@ def adjust_run(
     "/{run_id}/readings",
     response_model=EventCountOut,
     responses=responses(
-        e.RunNotFoundError, e.RunReadingLogbookClosedError, e.InvalidChannelNameError, e.InvalidReadingValueError,
-        e.InvalidSamplingProcedureError, e.InvalidReadingUnitsError, e.InvalidReadingSampledAtError,
+        e.RunNotFoundError,
+        e.RunReadingLogbookClosedError,
+        e.InvalidChannelNameError,
+        e.InvalidReadingValueError,
+        e.InvalidSamplingProcedureError,
+        e.InvalidReadingUnitsError,
+        e.InvalidReadingSampledAtError,
         e.InvalidEntryIdError,
     ),
 )

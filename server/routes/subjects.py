@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.subject import SubjectState
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page
+from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
 from cora_bluesky.server.schemas import PageOut, RegisterSubjectIn
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
@@ -25,22 +25,23 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
     status_code=201,
     response_model=SubjectState,
     responses=responses(
-        e.SubjectAlreadyExistsError, e.InvalidSubjectNameError, e.InvalidIdempotencyKeyError,
-        e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError,
+        e.SubjectAlreadyExistsError,
+        e.InvalidSubjectNameError,
+        e.InvalidIdempotencyKeyError,
+        e.IdempotencyKeyReusedError,
+        e.IdempotencyKeyInProgressError,
     ),
 )
 def register_subject(
     body: RegisterSubjectIn, request: Request, idempotency_key: OptionalKey = None, record: Record = operator
 ) -> Response:
     """Register a sample (Registered)."""
-
-    def make(bound: Record, subject_id: str | None) -> SubjectState:
-        return bound.register_subject(name=body.name, subject_id=subject_id)
-
-    return create(request, record, body, SUBJECT, make, Record.get_subject)
+    return create(request, record, body, SUBJECT, "register_subject", Record.get_subject)
 
 
-@router.get("", response_model=PageOut[SubjectState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError))
+@router.get(
+    "", response_model=PageOut[SubjectState], responses=responses(e.InvalidCursorError, e.InvalidListQueryError)
+)
 def list_subjects(paging: Paging, status: Filter = None, record: Record = reader) -> dict[str, Any]:
     return page(record.list_subjects(status=status, limit=paging.limit, cursor=paging.cursor))
 
@@ -50,17 +51,11 @@ def get_subject(subject_id: PathId, record: Record = reader) -> dict[str, Any]:
     return encode(record.get_subject(subject_id))
 
 
-def _move(verb: str, method: str, refusal: type[e.CoraError], doc: str) -> None:
-    def endpoint(subject_id: PathId, record: Record = operator) -> dict[str, Any]:
-        return encode(getattr(record, method)(subject_id))
-
-    endpoint.__name__ = method
-    endpoint.__doc__ = doc
-    router.post(f"/{{subject_id}}/{verb}", response_model=SubjectState, responses=responses(e.SubjectNotFoundError, refusal))(
-        endpoint
+for verb, method, refusal, doc in (
+    ("mount", "mount_subject", e.SubjectCannotMountError, "Put the sample on the stage."),
+    ("measured", "mark_subject_measured", e.SubjectCannotMarkMeasuredError, "Record that it has been measured."),
+    ("unmount", "unmount_subject", e.SubjectCannotUnmountError, "Take the sample off the stage."),
+):
+    transition(
+        router, f"/{{subject_id}}/{verb}", method, operator, SubjectState, (e.SubjectNotFoundError, refusal), doc
     )
-
-
-_move("mount", "mount_subject", e.SubjectCannotMountError, "Put the sample on the stage.")
-_move("measured", "mark_subject_measured", e.SubjectCannotMarkMeasuredError, "Record that it has been measured.")
-_move("unmount", "unmount_subject", e.SubjectCannotUnmountError, "Take the sample off the stage.")

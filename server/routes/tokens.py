@@ -44,7 +44,9 @@ def list_tokens(paging: Paging, record: Record = administrator) -> dict[str, Any
     return {"items": [shown(token) for token in found.items], "next": found.next}
 
 
-@router.post("/{token_id}/revoke", response_model=TokenOut, responses=responses(e.TokenNotFoundError, e.TokenCannotRevokeError))
+@router.post(
+    "/{token_id}/revoke", response_model=TokenOut, responses=responses(e.TokenNotFoundError, e.TokenCannotRevokeError)
+)
 def revoke_token(token_id: PathId, record: Record = administrator) -> dict[str, Any]:
     """Revoke a token: it authenticates nothing from now on."""
     return shown(record.revoke_token(token_id))

@@ -75,7 +75,7 @@ def test_a_first_version_sqlite_file_gains_the_key_table_and_keeps_its_record(tm
     conn.execute(
         "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload, occurred_at, recorded_at,"
         " actor, correlation_id) VALUES ('subject:s1', 1, 'subject', 'ev1', 'SubjectRegistered',"
-        " '{\"subject_id\": \"s1\", \"name\": \"sn-1\", \"occurred_at\": \"2026-05-20T14:30:00.000000+00:00\"}',"
+        ' \'{"subject_id": "s1", "name": "sn-1", "occurred_at": "2026-05-20T14:30:00.000000+00:00"}\','
         " ?, ?, 'old', 'c')",
         (T0, T0),
     )

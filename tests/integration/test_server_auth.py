@@ -12,16 +12,22 @@ FILER = {"operator", "safety"}
 #: (method, path) -> the roles allowed; written out here, not derived from the app
 ALLOWED = {
     ("POST", "/runs"): OPERATOR,
-    **{("POST", f"/runs/{{run_id}}/{verb}"): OPERATOR
-       for verb in ("hold", "resume", "complete", "abort", "stop", "truncate", "adjust", "readings")},
+    **{
+        ("POST", f"/runs/{{run_id}}/{verb}"): OPERATOR
+        for verb in ("hold", "resume", "complete", "abort", "stop", "truncate", "adjust", "readings")
+    },
     ("POST", "/procedures"): OPERATOR,
-    **{("POST", f"/procedures/{{procedure_id}}/{verb}"): OPERATOR
-       for verb in ("start", "complete", "abort", "truncate", "steps")},
+    **{
+        ("POST", f"/procedures/{{procedure_id}}/{verb}"): OPERATOR
+        for verb in ("start", "complete", "abort", "truncate", "steps")
+    },
     ("POST", "/clearances"): FILER,
     ("POST", "/clearances/{clearance_id}/bind"): FILER,
     ("POST", "/clearances/{clearance_id}/submit"): FILER,
-    **{("POST", f"/clearances/{{clearance_id}}/{verb}"): SAFETY
-       for verb in ("start-review", "approve", "reject", "activate", "expire", "supersede")},
+    **{
+        ("POST", f"/clearances/{{clearance_id}}/{verb}"): SAFETY
+        for verb in ("start-review", "approve", "reject", "activate", "expire", "supersede")
+    },
     ("POST", "/enclosures"): ADMIN,
     ("POST", "/assets"): ADMIN,
     ("POST", "/assets/{asset_id}/decommission"): ADMIN,
@@ -75,8 +81,13 @@ def test_without_a_valid_token_every_path_is_401(served):
     for method, path in _routes(served.app):
         if (method, path) in OPEN:
             continue
-        for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": f"Bearer {secret}"},
-                        {"Authorization": f"Basic {served.tokens['admin']}"}, {"X-Principal-Id": "admin-1"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer not-a-token"},
+            {"Authorization": f"Bearer {secret}"},
+            {"Authorization": f"Basic {served.tokens['admin']}"},
+            {"X-Principal-Id": "admin-1"},
+        ):
             answer = served.client.request(method, _concrete(path), headers=headers, json={})
             assert (answer.status_code, answer.json()["error"]) == (401, "Unauthorized"), (method, path, headers)
             assert answer.headers["www-authenticate"] == "Bearer"

@@ -35,9 +35,25 @@ def server(tmp_path, capsys):
     tokens = {role: token(uri, f"{role}-ana", role, capsys) for role in ("operator", "safety", "admin", "viewer")}
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cora_bluesky.cli", "serve", "--uri", uri, "--host", "127.0.0.1", "--port", str(port),
-         "--permit", "2-BM-A=1", "--permit", "2-BM-B=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "cora_bluesky.cli",
+            "serve",
+            "--uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--permit",
+            "2-BM-A=1",
+            "--permit",
+            "2-BM-B=1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -68,20 +84,31 @@ def test_a_whole_run_lifecycle_over_http(server):
     admin, operator, safety = client("admin"), client("operator"), client("safety")
     key = lambda: {"Idempotency-Key": str(uuid.uuid4())}  # noqa: E731
     hutch = admin.post("/enclosures", json={"name": "2-BM-B", "secured_pv": "PA:02BM:STA_B"}).json()
-    stage = admin.post("/assets", json={"name": "rotation stage", "family": "rotation_stage",
-                                        "enclosure_id": hutch["id"]}).json()
-    method = admin.post("/methods", json={"name": "tomography", "needed_families": ["rotation_stage"],
-                                          "parameters_schema": {"type": "object"}}).json()
-    plan = admin.post("/plans", json={"name": "tomo_scan", "method_id": method["id"], "asset_ids": [stage["id"]],
-                                      "default_parameters": {"exposure_ms": 50}}).json()
+    stage = admin.post(
+        "/assets", json={"name": "rotation stage", "family": "rotation_stage", "enclosure_id": hutch["id"]}
+    ).json()
+    method = admin.post(
+        "/methods",
+        json={"name": "tomography", "needed_families": ["rotation_stage"], "parameters_schema": {"type": "object"}},
+    ).json()
+    plan = admin.post(
+        "/plans",
+        json={
+            "name": "tomo_scan",
+            "method_id": method["id"],
+            "asset_ids": [stage["id"]],
+            "default_parameters": {"exposure_ms": 50},
+        },
+    ).json()
     subject = operator.post("/subjects", json={"name": "sn-2024-038"}).json()
     operator.post(f"/subjects/{subject['id']}/mount")
     start = {"name": "tomography of sn-2024-038", "plan_id": plan["id"], "subject_id": subject["id"]}
 
     refused = operator.post("/runs", json=start, headers={"Idempotency-Key": "first-press"})
     assert (refused.status_code, refused.json()["error"]) == (409, "RunRequiresActiveClearance")
-    form = operator.post("/clearances", json={"form_type": "aps-esaf", "title": "ESAF 271828",
-                                              "subject_ids": [subject["id"]]}).json()
+    form = operator.post(
+        "/clearances", json={"form_type": "aps-esaf", "title": "ESAF 271828", "subject_ids": [subject["id"]]}
+    ).json()
     operator.post(f"/clearances/{form['id']}/submit")
     for verb in ("start-review", "approve", "activate"):
         assert safety.post(f"/clearances/{form['id']}/{verb}").status_code == 200
@@ -90,12 +117,20 @@ def test_a_whole_run_lifecycle_over_http(server):
     run = started.json()["run_id"]
     assert operator.post(f"/runs/{run}/hold").json()["status"] == "Held"
     assert operator.post(f"/runs/{run}/resume").json()["status"] == "Running"
-    steered = operator.post(f"/runs/{run}/adjust", headers=key(),
-                            json={"parameter_patch": {"exposure_ms": 75}, "reason": "signal low after drift"})
+    steered = operator.post(
+        f"/runs/{run}/adjust",
+        headers=key(),
+        json={"parameter_patch": {"exposure_ms": 75}, "reason": "signal low after drift"},
+    )
     assert steered.json()["effective_parameters"] == {"exposure_ms": 75}
     sampled = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
-    reading = {"channel_name": "ring_current", "value": 102.3, "units": "mA", "sampling_procedure": "baseline",
-               "sampled_at": sampled}
+    reading = {
+        "channel_name": "ring_current",
+        "value": 102.3,
+        "units": "mA",
+        "sampling_procedure": "baseline",
+        "sampled_at": sampled,
+    }
     assert operator.post(f"/runs/{run}/readings", json=reading).json() == {"event_count": 1}
     assert operator.post(f"/runs/{run}/complete").json()["status"] == "Completed"
     again = operator.post(f"/runs/{run}/complete")

@@ -24,7 +24,9 @@ def test_a_refused_start_names_what_is_missing_and_writes_nothing(served):
 
 
 def test_a_clearance_not_yet_in_force_is_a_coverage_mismatch(served):
-    made = served.call("POST", "/clearances", json={"form_type": "aps-esaf", "title": "ESAF", "subject_ids": [served.ids.subject]})
+    made = served.call(
+        "POST", "/clearances", json={"form_type": "aps-esaf", "title": "ESAF", "subject_ids": [served.ids.subject]}
+    )
     served.call("POST", f"/clearances/{made.json()['id']}/submit")
     refused = served.start()
     assert refused.status == 409 and refused.body["error"] == "RunClearanceCoverageMismatch"
@@ -82,9 +84,9 @@ def test_start_refusals(served, fields, status, error):
 
 def test_numbers_that_overflow_to_infinity_are_refused(served):
     served.clearance(subject_ids=[served.ids.subject])
-    body = (
-        '{"name": "scan", "plan_id": "%s", "subject_id": "%s", "override_parameters": {"exposure": 1e999}}'
-        % (served.ids.plan, served.ids.subject)
+    body = '{"name": "scan", "plan_id": "%s", "subject_id": "%s", "override_parameters": {"exposure": 1e999}}' % (
+        served.ids.plan,
+        served.ids.subject,
     )
     refused = served.call("POST", "/runs", key=True, content=body, headers={"content-type": "application/json"})
     assert (refused.status_code, refused.json()["error"]) == (422, "InvalidRunParameters")
@@ -149,12 +151,18 @@ def test_the_lifecycle_and_its_refusals(served, clock):
     for verb, error in (("abort", "RunCannotAbort"), ("stop", "RunCannotStop"), ("truncate", "RunCannotTruncate")):
         assert post(verb, json={"reason": "too late"}).json()["error"] == error
     assert [ev.event_type for ev in served.record.store.load(f"run:{run}")] == [
-        "RunStarted", "RunHeld", "RunResumed", "RunAdjusted", "RunCompleted"
+        "RunStarted",
+        "RunHeld",
+        "RunResumed",
+        "RunAdjusted",
+        "RunCompleted",
     ]
 
 
-@pytest.mark.parametrize("verb, error", [("abort", "InvalidRunAbortReason"), ("stop", "InvalidRunStopReason"),
-                                         ("truncate", "InvalidRunTruncateReason")])
+@pytest.mark.parametrize(
+    "verb, error",
+    [("abort", "InvalidRunAbortReason"), ("stop", "InvalidRunStopReason"), ("truncate", "InvalidRunTruncateReason")],
+)
 def test_exits_need_a_reason(served, verb, error):
     served.clearance(subject_ids=[served.ids.subject])
     run = served.start().id
@@ -169,9 +177,13 @@ def test_exits_need_a_reason(served, verb, error):
 def test_truncate_keeps_the_interruption_time_and_refuses_the_future(served, clock):
     served.clearance(subject_ids=[served.ids.subject])
     run = served.start().id
-    future = served.call("POST", f"/runs/{run}/truncate", json={"reason": "dead", "interrupted_at": at(clock, hours=-2)})
+    future = served.call(
+        "POST", f"/runs/{run}/truncate", json={"reason": "dead", "interrupted_at": at(clock, hours=-2)}
+    )
     assert (future.status_code, future.json()["error"]) == (422, "InvalidRunInterruptedAt")
-    naive = served.call("POST", f"/runs/{run}/truncate", json={"reason": "dead", "interrupted_at": "2026-05-20T14:00:00"})
+    naive = served.call(
+        "POST", f"/runs/{run}/truncate", json={"reason": "dead", "interrupted_at": "2026-05-20T14:00:00"}
+    )
     assert naive.json()["error"] == "InvalidRunInterruptedAt"
     clock.advance(hours=3)
     guess = at(clock, hours=2)
@@ -183,8 +195,14 @@ def test_truncate_keeps_the_interruption_time_and_refuses_the_future(served, clo
 def test_readings_are_appended_once_and_refused_when_bad(served, clock):
     served.clearance(subject_ids=[served.ids.subject])
     run = served.start().id
-    reading = {"channel_name": "ring_current", "value": 102.3, "units": "mA", "sampling_procedure": "baseline",
-               "sampled_at": at(clock, seconds=5), "event_id": "r-1"}
+    reading = {
+        "channel_name": "ring_current",
+        "value": 102.3,
+        "units": "mA",
+        "sampling_procedure": "baseline",
+        "sampled_at": at(clock, seconds=5),
+        "event_id": "r-1",
+    }
     assert served.call("POST", f"/runs/{run}/readings", json=reading).json() == {"event_count": 1}
     assert served.call("POST", f"/runs/{run}/readings", json=reading).json() == {"event_count": 0}
     for change, error in [
@@ -207,11 +225,18 @@ def test_readings_are_appended_once_and_refused_when_bad(served, clock):
 
 def test_unknown_runs_are_404_on_every_slice(served):
     for method, path, body in [
-        ("GET", "/runs/nope", None), ("POST", "/runs/nope/hold", None), ("POST", "/runs/nope/resume", None),
-        ("POST", "/runs/nope/complete", None), ("POST", "/runs/nope/abort", {"reason": "r"}),
-        ("POST", "/runs/nope/stop", {"reason": "r"}), ("POST", "/runs/nope/truncate", {"reason": "r"}),
-        ("POST", "/runs/nope/readings", {"channel_name": "c", "value": 1, "sampling_procedure": "baseline",
-                                         "sampled_at": timestamp(NOW)}),
+        ("GET", "/runs/nope", None),
+        ("POST", "/runs/nope/hold", None),
+        ("POST", "/runs/nope/resume", None),
+        ("POST", "/runs/nope/complete", None),
+        ("POST", "/runs/nope/abort", {"reason": "r"}),
+        ("POST", "/runs/nope/stop", {"reason": "r"}),
+        ("POST", "/runs/nope/truncate", {"reason": "r"}),
+        (
+            "POST",
+            "/runs/nope/readings",
+            {"channel_name": "c", "value": 1, "sampling_procedure": "baseline", "sampled_at": timestamp(NOW)},
+        ),
         ("GET", "/runs/nope/readings", None),
     ]:
         answer = served.call(method, path, json=body)
@@ -249,7 +274,11 @@ def test_listing_filters(served, clock):
     assert listed(created_before=middle) == [early]
     assert listed(plan_id=served.ids.plan, subject_id=served.ids.subject) == [late, early]
     assert listed(plan_id="other") == []
-    for params, error in [({"limit": 0}, "InvalidListQuery"), ({"limit": 501}, "InvalidListQuery"),
-                          ({"created_from": "yesterday"}, "InvalidListQuery"), ({"cursor": "forged"}, "InvalidCursor")]:
+    for params, error in [
+        ({"limit": 0}, "InvalidListQuery"),
+        ({"limit": 501}, "InvalidListQuery"),
+        ({"created_from": "yesterday"}, "InvalidListQuery"),
+        ({"cursor": "forged"}, "InvalidCursor"),
+    ]:
         refused = served.call("GET", "/runs", "viewer", params=params)
         assert (refused.status_code, refused.json()["error"]) == (422, error)

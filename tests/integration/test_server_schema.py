@@ -42,7 +42,12 @@ def test_every_operation_keeps_the_documented_contract(tmp_path, clock):
         excluded = [positive_data_acceptance] if paged or label in SEMANTIC else []
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, suppress_health_check=list(HealthCheck), deadline=None, derandomize=True)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            suppress_health_check=list(HealthCheck),
+            deadline=None,
+            derandomize=True,
+        )
         def exercise(case):
             # a client sends a fresh key per command; generated keys repeat across unrelated bodies
             keyed = {"Idempotency-Key": str(uuid.uuid4())} if "Idempotency-Key" in (case.headers or {}) else {}

@@ -23,7 +23,10 @@ def issued(role: str = "operator") -> ac.TokenState:
 def test_issue_trims_the_principal_and_keeps_only_the_hash():
     token = issued()
     assert (token.principal, token.role, token.secret_hash, token.status) == (
-        "ana", Role.OPERATOR, "h" * 64, ac.TokenStatus.ACTIVE
+        "ana",
+        Role.OPERATOR,
+        "h" * 64,
+        ac.TokenStatus.ACTIVE,
     )
 
 
