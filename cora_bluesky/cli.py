@@ -10,9 +10,12 @@ from typing import Sequence
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import cora_bluesky
     from cora_bluesky.demo import run_demo
 
+    startup = Path(args.profile) / "startup"
+    if not startup.is_dir():
+        print(f"no profile at {args.profile}: run cora demo from the repository, or pass --profile", file=sys.stderr)
+        return 2
     uri = args.uri
     if uri is None:
         from platformdirs import user_data_dir
@@ -21,9 +24,7 @@ def _demo(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):  # each demo tells its story on a fresh record
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         uri = f"sqlite:///{path}"
-    permits = cora_bluesky.StaticPermits({"2-BM-A": True, "2-BM-B": False})
-    with cora_bluesky.connect(uri, permits=permits, principal="demo") as record:
-        run_demo(record, permits)
+    run_demo(uri, startup.resolve())
     print(f"\nThe record is in {uri}")
     return 0
 
@@ -177,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="tell a simulated 2-BM session through the record")
     demo.add_argument("--uri", help="record URI (default: a fresh SQLite file in the user's data directory)")
+    demo.add_argument("--profile", default="profile_collection", help="the beamline profile (default: ./profile_collection)")
     demo.set_defaults(handler=_demo)
     copy = commands.add_parser("copy", help="copy a whole record to another store, ids and timestamps kept")
     copy.add_argument("source", help="URI of the record to copy")

@@ -1,110 +1,91 @@
-"""A scripted session at a simulated 2-BM tomography beamline, told through the record."""
+"""A scripted session at the simulated 2-BM tomography beamline, told through the record.
+
+The session runs the beamline profile (``profile_collection/startup``) as IPython would, with
+a simulated PSS IOC on loopback, and drives real plans through a real RunEngine.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
 
-from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.calibration import CalibrationSource
-from cora_bluesky.gates.static import StaticPermits
+from cora_bluesky.sim.profile import run_startup
 
-TOMO_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "exposure_time_ms": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
-        "num_angles": {"type": "integer", "minimum": 2, "maximum": 3600},
-    },
-    "required": ["exposure_time_ms"],
-}
+Say = Callable[[str], None]
 
 
-def run_demo(record: Record, permits: StaticPermits, say: Callable[[str], None] = print) -> dict:
-    """Walk the story end to end; returns the ids it created."""
-    say("== Equipment, recipes and a sample")
-    optics = record.register_enclosure(name="2-BM-A", secured_pv="PA:02BM:STA_A_SECURED_PL")
-    station = record.register_enclosure(
-        name="2-BM-B", secured_pv="PA:02BM:STA_B_SECURED_PL", shutter_pvs=["PA:02BM:STA_B_SBS_CLOSED_PL"]
-    )
-    record.register_asset(name="DMM monochromator", family="monochromator", enclosure_id=optics.id, device_names=["dmm"])
-    table = record.register_asset(name="experiment table", family="table", enclosure_id=station.id)
-    stage = record.register_asset(name="rotation stage", family="rotation_stage", parent_id=table.id, device_names=["rot"])
-    camera = record.register_asset(name="camera", family="camera", parent_id=table.id, device_names=["cam"])
-    tomo = record.register_method(name="tomography", parameters_schema=TOMO_SCHEMA, needed_families=["rotation_stage", "camera"])
-    flat = record.register_method(name="flat field", needed_families=["camera"])
-    tomo_scan = record.register_plan(
-        name="tomo_scan", method_id=tomo.id, default_parameters={"exposure_time_ms": 50, "num_angles": 1500},
-        asset_ids=[stage.id, camera.id],
-    )
-    flat_field = record.register_plan(name="flat_field", method_id=flat.id, default_parameters={"frames": 20}, asset_ids=[camera.id])
-    sample = record.register_subject(name="sn-2024-038")
+def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, Any]:
+    """Tell the story end to end on the record at ``uri``; returns the ids it created."""
+    os.environ.update(CORA_URI=uri, CORA_SIM_TIME_SCALE="0.4", CORA_RESUME_SLEEP="0.5")
+    os.environ.setdefault("CORA_SPOOL", tempfile.mkdtemp(prefix="cora-demo-spool-"))
+    logging.getLogger("bluesky").setLevel(logging.CRITICAL)  # refusals are told below, not logged
+    say("== The 2-BM profile: RunEngine, simulated PSS IOC, beamline model, devices, plans")
+    ns = run_startup(startup_dir)
+    RE, record, cora = ns["RE"], ns["record"], ns["cora"]
+    assets = ns["beamline_ids"]["assets"]
+    say(f"   PSS prefix {os.environ['CORA_PSS_PREFIX']}; hutches 2-BM-A (optics) and 2-BM-B (experiment)")
+
+    say("== A sample and its safety form")
+    sample = record.register_subject(name="sn-2024-038 battery cathode")
     record.mount_subject(sample.id)
-    say(f"   hutches 2-BM-A and 2-BM-B; the stage and camera sit on a table in 2-BM-B; sample {sample.name} mounted")
-
-    say("== A safety form, and a scan tried before it is in force")
-    _refused(say, lambda: record.start_run(name="tomography", plan_id=tomo_scan.id, subject_id=sample.id))
-    say("   the user files the ESAF")
     esaf = record.register_clearance(
         form_type="aps-esaf", title="ESAF 271828: tomography of battery cathodes",
-        subject_ids=[sample.id], asset_ids=[camera.id], hazards=["lithium compounds"],
+        subject_ids=[sample.id], asset_ids=[assets["camera"]], hazards=["lithium compounds"],
     )
-    _refused(say, lambda: record.start_run(name="tomography", plan_id=tomo_scan.id, subject_id=sample.id))
-    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance):
-        step(esaf.id)
-    say("   the ESAF is approved, but approval is not activation")
-    _refused(say, lambda: record.start_run(name="tomography", plan_id=tomo_scan.id, subject_id=sample.id))
+    record.submit_clearance(esaf.id)
+    record.start_clearance_review(esaf.id)
+    say(f"   sample {sample.name} mounted; ESAF 271828 filed and under review")
+    say("   RE(tomo_scan(), subject_id=...) before the ESAF is in force:")
+    _refused(say, lambda: RE(ns["tomo_scan"](), subject_id=sample.id))
+    assert record.list_runs().items == [], "a refused run writes nothing"
+    record.approve_clearance(esaf.id)
     record.activate_clearance(esaf.id)
-    say("   the reviewer activates the ESAF")
-    _refused(say, lambda: record.start_run(name="tomography", plan_id=tomo_scan.id, subject_id=sample.id))
-    permits.set("2-BM-B", True)
-    say("   the station is searched and secured")
+    say("   the safety reviewer approves and activates the ESAF")
 
-    say("== Flat field: a Run without a sample")
-    flats = record.start_run(name="flat field before tomography", plan_id=flat_field.id)
-    record.complete_run(flats.id)
+    say("== Reference frames: Runs with no sample")
+    RE(ns["dark_field"]())
+    RE(ns["flat_field"]())
 
     say("== Alignment: a Procedure that leaves a calibration, not a dataset")
-    align = record.register_procedure(name="find rotation center", kind="alignment", target_asset_ids=[stage.id])
-    record.start_procedure(align.id)
-    now = record.now()
-    record.append_procedure_step(align.id, [
-        {"event_id": f"{align.id}-1", "step_kind": "setpoint", "payload": {"channel": "rot", "target_value": 0.0, "units": "deg"}, "sampled_at": now},
-        {"event_id": f"{align.id}-2", "step_kind": "setpoint", "payload": {"channel": "rot", "target_value": 180.0, "units": "deg"}, "sampled_at": now},
-        {"event_id": f"{align.id}-3", "step_kind": "check", "payload": {"quantity": "rotation_center", "actual": 3.5, "passed": True}, "sampled_at": now},
-    ])
-    center = record.record_calibration(asset_id=stage.id, quantity="rotation_center", value=3.5, units="px",
-                                       source=CalibrationSource.procedure(align.id))
-    record.complete_procedure(align.id)
+    RE(ns["find_rotation_center"]())
+    (center,) = [c for c in record.active_calibrations([assets["rotation stage"]]) if c.quantity == "rotation_center"]
+    truth = (ns["camera"].width - 1) / 2 + ns["camera"].axis_offset
+    say(f"   rotation_center = {center.value} px (the simulator's axis is at {truth} px)")
 
-    say("== Tomography: pinned calibration, a beam dump, a steer")
-    scan = record.start_run(name="tomography of sn-2024-038", plan_id=tomo_scan.id, subject_id=sample.id,
-                            external_refs=[("proposal", "GUP-81234")], triggered_by="operator:jdoe")
-    record.append_run_readings(scan.id, [
-        {"channel_name": "ring_current", "value": 102.3, "units": "mA", "sampling_procedure": "baseline", "sampled_at": record.now()},
-        {"channel_name": "dmm_energy", "value": 25.0, "units": "keV", "sampling_procedure": "baseline", "sampled_at": record.now()},
-    ])
-    record.hold_run(scan.id)
-    record.append_run_reading(scan.id, channel_name="ring_current", value=0.2, units="mA", sampling_procedure="monitor", sampled_at=record.now())
-    record.resume_run(scan.id)
-    record.adjust_run(scan.id, parameter_patch={"exposure_time_ms": 75}, reason="recover signal after detector temperature drift")
-    _refused(say, lambda: record.adjust_run(scan.id, parameter_patch={"exposure_time_ms": 5000}, reason="try a very long exposure"))
-    record.complete_run(scan.id)
+    say("== Tomography: a beam dump and a steer while it runs")
+    _beam_dump_and_steer(RE, ns["ring_current"], cora, say)
+    RE(ns["tomo_scan"](), subject_id=sample.id)
 
-    say("== A scan that died overnight, truncated in the morning")
-    lost = record.start_run(name="overnight tomography", plan_id=tomo_scan.id, subject_id=sample.id)
-    record.append_run_reading(lost.id, channel_name="ring_current", value=101.9, units="mA", sampling_procedure="baseline", sampled_at=record.now())
-    # the operator's best guess: the last reading the run left behind
-    last_seen = record.list_run_readings(lost.id)[-1]["sampled_at"]
-    record.truncate_run(lost.id, reason="control workstation lost power", interrupted_at=last_seen)
+    say("== A scan whose process dies, truncated afterwards")
+    lost = _killed_scan(record, startup_dir, sample.id, say)
+    cora.flush(30)
 
     say("\n== The record")
     for run in reversed(record.list_runs(limit=50).items):
-        _timeline(record, run.id, say)
-    say(f"   calibration of record: rotation_center = {center.value} {center.units} (from procedure {align.name!r})")
-    return {"runs": [flats.id, scan.id, lost.id], "procedure": align.id, "calibration": center.id}
+        _timeline(record, run, say)
+    for procedure in record.list_procedures().items:
+        say(f" - procedure {procedure.name!r} ({procedure.kind}): {procedure.status},"
+            f" {len(record.list_procedure_steps(procedure.id))} steps")
+    say(f"   calibration of record: rotation_center = {center.value} {center.units}, from that procedure")
+    say(f"\nBrowse it: cora token create --uri '{uri}' --principal you --role viewer")
+    say(f"           cora serve --uri '{uri}'   then   curl -H 'Authorization: Bearer ...' localhost:8000/runs")
+    ids = {"runs": [run.id for run in record.list_runs().items], "lost": lost, "calibration": center.id}
+    cora.close(30)
+    record.close()
+    return ids
 
 
-def _refused(say: Callable[[str], None], attempt: Callable[[], object]) -> None:
+def _refused(say: Say, attempt: Callable[[], object]) -> None:
     try:
         attempt()
     except e.CoraError as refusal:
@@ -113,15 +94,90 @@ def _refused(say: Callable[[str], None], attempt: Callable[[], object]) -> None:
         raise AssertionError("expected the record to refuse")
 
 
-def _timeline(record: Record, run_id: str, say: Callable[[str], None]) -> None:
-    run = record.get_run(run_id)
-    events = record.store.load(f"run:{run_id}")
-    holds = sum(1 for ev in events if ev.event_type == "RunHeld")
-    readings = len(record.list_run_readings(run_id))
-    say(f" - {run.name}: {run.status}")
-    say(f"     holds {holds}, adjustments {run.adjustment_count}, readings {readings}, pinned {list(run.pinned_calibrations) or 'none'}")
+def _beam_dump_and_steer(RE, ring_current, cora, say: Say) -> None:
+    """At the 6th frame the ring dumps its beam for a second; at the 20th the exposure is steered."""
+    done: set[str] = set()
+
+    def later(action: Callable[[], None]) -> None:
+        threading.Thread(target=action, daemon=True).start()
+
+    def dump() -> None:
+        say("   ring current 102 -> 0 mA: the supervisor holds the run")
+        ring_current.put(0.0)
+        time.sleep(1.0)
+        say("   beam back: both gates pass again, the run resumes")
+        ring_current.put(102.0)
+
+    def steer() -> None:
+        cora.adjust({"exposure_time_ms": 75}, "more exposure to recover signal after the refill")
+        say("   exposure steered 50 -> 75 ms, with its reason")
+
+    def watch(name: str, doc: dict) -> None:
+        if name != "event" or doc.get("descriptor") is None:
+            return
+        if doc["seq_num"] == 6 and "dump" not in done:
+            done.add("dump")
+            later(dump)
+        elif doc["seq_num"] == 20 and "steer" not in done:
+            done.add("steer")
+            later(steer)
+
+    token = RE.subscribe(watch)
+
+    def unsubscribe(name: str, doc: dict) -> None:
+        if name == "stop":
+            RE.unsubscribe(token)
+            RE.unsubscribe(stopper)
+
+    stopper = RE.subscribe(unsubscribe)
+
+
+def _killed_scan(record, startup_dir: str | Path, subject_id: str, say: Say) -> str:
+    env = {**os.environ, "CORA_SIM_TIME_SCALE": "1", "CORA_SPOOL": tempfile.mkdtemp(prefix="cora-demo-child-")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cora_bluesky.sim.session", "--startup-dir", str(startup_dir), "--subject", subject_id],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    known = {run.id for run in record.list_runs(limit=500).items}
+    deadline = time.monotonic() + 60
+    while True:
+        running = [run for run in record.list_runs(status="Running").items if run.id not in known]
+        if running and record.list_run_readings(running[0].id):
+            break
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            raise RuntimeError("the acquisition process never started its scan")
+        time.sleep(0.2)
+    time.sleep(1.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    say(f"   the acquisition process (pid {child.pid}) is killed mid-scan; the record still says Running")
+    stale = [(run, seen) for run, seen in record.stale_runs(idle_for=timedelta(0)) if run.id == running[0].id]
+    run, last_seen = stale[0]
+    say(f"   cora runs stale: {run.name} last seen {last_seen.isoformat()}")
+    record.truncate_run(run.id, reason="acquisition process killed (simulated power cut)", interrupted_at=last_seen)
+    say("   cora runs truncate: closed as Truncated, interrupted at the last moment the record saw")
+    return run.id
+
+
+def _timeline(record, run, say: Say) -> None:
+    events = record.store.load(f"run:{run.id}")
+    holds = sum(1 for event in events if event.event_type == "RunHeld")
+    adjustments = [event.payload for event in events if event.event_type == "RunAdjusted"]
+    readings = len(record.list_run_readings(run.id))
+    subject = record.get_subject(run.subject_id).name if run.subject_id else "no subject"
+    say(f" - {run.name} ({subject}): {run.status}")
+    pinned = [record.get_calibration(c) for c in run.pinned_calibrations]
+    pins = ", ".join(f"{c.quantity}={c.value} {c.units}" for c in pinned) or "none"
+    say(f"     holds {holds}, adjustments {len(adjustments)}, readings {readings}, pinned calibration: {pins}")
+    for adjustment in adjustments:
+        say(f"     adjusted {adjustment['parameter_patch']}: {adjustment['reason']}")
     say(f"     parameters {dict(run.effective_parameters)}")
     if run.last_reason:
         say(f"     reason: {run.last_reason}")
     if run.interrupted_at:
-        say(f"     interrupted at {run.interrupted_at.isoformat()} (recorded {run.updated_at.isoformat()})")
+        say(f"     interrupted at {run.interrupted_at.isoformat()} (truncated at {run.updated_at.isoformat()})")
+    if run.summary:
+        summary = run.summary
+        say(f"     summary: events {summary.get('events_per_stream')}, {summary.get('duration_s', 0):.1f} s,"
+            f" held {summary.get('time_held_s', 0):.1f} s, exit {summary.get('exit_status')}")

@@ -1,7 +1,7 @@
-"""A Personnel Safety System IOC for the tests: two hutches' secured flags and station shutters.
+"""A simulated Personnel Safety System IOC: two hutches' secured flags and their shutters.
 
-Run as ``python pss_ioc.py --prefix PFX: --interfaces 127.0.0.1``. Each ``*_INVALID`` PV, when
-set to 1, puts its partner PV into INVALID alarm (and 0 clears it).
+Run as ``python -m cora_bluesky.sim.pss_ioc --prefix PFX: --interfaces 127.0.0.1``. Each
+``*_INVALID`` PV, when set to 1, puts its partner PV into INVALID alarm (and 0 clears it).
 """
 
 from caproto import AlarmSeverity, AlarmStatus

@@ -1,0 +1,9 @@
+# The beamline model: hutches with their PSS PVs, equipment and where it sits, methods, plans.
+import tomllib as _tomllib
+
+from cora_bluesky.application.beamline import load_beamline as _load_beamline
+
+with open(PROFILE_DIR / "beamline.toml", "rb") as _model:
+    beamline_ids = _load_beamline(
+        record, _tomllib.load(_model), substitutions={"pss": _os.environ["CORA_PSS_PREFIX"]}
+    )
