@@ -33,6 +33,10 @@ class CoraError(Exception):
         """The spec's name for this refusal, without the ``Error`` suffix."""
         return type(self).__name__.removesuffix("Error")
 
+    def __str__(self) -> str:
+        # the name travels with the text wherever only the text does (queueserver, logs)
+        return f"{self.name}: {self.message}"
+
     def __reduce__(self):  # keeps errors intact across process boundaries
         return (_rebuild, (type(self), self.message, self.data))
 

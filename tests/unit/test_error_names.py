@@ -43,3 +43,9 @@ def test_errors_survive_pickling():
 
     refusal = pickle.loads(pickle.dumps(e.RunEnclosureCoverageMismatchError("m", hutches=["2-BM-B"])))
     assert type(refusal) is e.RunEnclosureCoverageMismatchError and refusal.data["hutches"] == ["2-BM-B"]
+
+
+def test_the_text_of_a_refusal_starts_with_its_spec_name():
+    refusal = e.RunRequiresPermittedEnclosureError("no hutch is permitted", hutches=["2-BM-B"])
+    assert str(refusal) == "RunRequiresPermittedEnclosure: no hutch is permitted"
+    assert refusal.message == "no hutch is permitted"
