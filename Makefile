@@ -19,8 +19,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cora demo
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/recorder_overhead.py
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[all,test,bench]'
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

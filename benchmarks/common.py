@@ -1,0 +1,53 @@
+"""What every benchmark shares: a row of the table, timing, percentiles, a gated record."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+def row(what: str, baseline: str, cora: str, ratio: float | None, target: str, **extra: Any) -> dict[str, Any]:
+    """One line of the table; ``ratio`` is cora / baseline as measured in the same run."""
+    return {"what": what, "baseline": baseline, "cora": cora,
+            "ratio": None if ratio is None else round(ratio, 3), "target": target, **extra}
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """``with stopwatch() as t: ...`` leaves the elapsed seconds in ``t[0]``."""
+    elapsed: list[float] = []
+    started = time.perf_counter()
+    try:
+        yield elapsed
+    finally:
+        elapsed.append(time.perf_counter() - started)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by the inclusive method."""
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def activate(record, **bindings) -> str:
+    """An Active clearance over ``bindings``."""
+    form = record.register_clearance(form_type="aps-esaf", title="benchmark", **bindings)
+    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance,
+                 record.activate_clearance):
+        step(form.id)
+    return form.id
+
+
+def counting_record(uri: str):
+    """A record where ``count`` over the sim detector ``det`` is registered and cleared."""
+    import cora_bluesky
+
+    record = cora_bluesky.connect(uri)
+    method = record.register_method(name="counting")
+    record.register_plan(name="count", method_id=method.id)
+    detector = record.register_asset(name="sim detector", family="detector", device_names=["det"])
+    activate(record, asset_ids=[detector.id])
+    return record

@@ -1,0 +1,107 @@
+"""RunEngine overhead: ``count([det], num=N)`` bare, with cora-bluesky, and with other recorders.
+
+Each RunEngine carries a SupplementalData baseline of 10 signals, except the "bare" one. Only
+the time the RunEngine takes is measured: cora's recorder catches up afterwards on its own
+threads (that it does, and completes the run, is checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from common import counting_record, row, stopwatch
+
+
+def _engine(baseline: bool):
+    from bluesky import RunEngine
+    from bluesky.preprocessors import SupplementalData
+    from ophyd import Signal
+
+    RE = RunEngine({})
+    if baseline:
+        signals = [Signal(name=f"baseline_{n}", value=float(n)) for n in range(10)]
+        RE.preprocessors.append(SupplementalData(baseline=signals))
+    return RE
+
+
+def _count(RE, num: int) -> float:
+    import bluesky.plans as bp
+    from ophyd.sim import det
+
+    with stopwatch() as elapsed:
+        RE(bp.count([det], num=num))
+    return elapsed[0]
+
+
+def bare(num: int, *, baseline: bool) -> float:
+    return _count(_engine(baseline), num)
+
+
+def with_cora(num: int, folder: Path) -> float:
+    import cora_bluesky
+
+    RE = _engine(True)
+    record = counting_record(f"sqlite:///{folder / 'bench.db'}")
+    cora = cora_bluesky.install(RE, record, spool=folder / "spool")
+    seconds = _count(RE, num)
+    assert cora.close(900), "the recorder did not catch up"
+    assert record.list_runs().items[0].status == "Completed"
+    record.close()
+    return seconds
+
+
+def with_suitcase_mongo(num: int) -> float | None:
+    try:
+        import mongomock
+        from suitcase.mongo_normalized import Serializer
+    except ImportError:
+        return None
+    client = mongomock.MongoClient()
+    RE = _engine(True)
+    RE.subscribe(Serializer(client["metadatastore"], client["assets"]))
+    return _count(RE, num)
+
+
+def with_databroker(num: int) -> float | None:
+    try:
+        from databroker import temp
+    except ImportError:
+        return None
+    catalog = temp()
+    RE = _engine(True)
+    RE.subscribe(catalog.v1.insert)
+    return _count(RE, num)
+
+
+def rows(quick: bool) -> list[dict]:
+    num = 300 if quick else 10_000
+    small = max(num // 20, 50)
+    found = []
+    with tempfile.TemporaryDirectory() as folder:
+        base, base_sd = bare(num, baseline=False), bare(num, baseline=True)
+        cora = with_cora(num, Path(folder))
+    found.append(row(f"RE overhead: count N={num}, cora vs bare (both with 10-signal baseline)",
+                     f"{base_sd:.2f} s", f"{cora:.2f} s", cora / base_sd, "<= 1.05"))
+    found.append(row(f"RE overhead: count N={num}, cora + baseline vs no baseline, no cora",
+                     f"{base:.2f} s", f"{cora:.2f} s", cora / base, "(context)"))
+    suitcase = with_suitcase_mongo(num)
+    if suitcase is not None:
+        found.append(row(f"RE overhead: count N={num}, suitcase-mongo on mongomock vs bare",
+                         f"{base_sd:.2f} s", f"{suitcase:.2f} s (suitcase)", suitcase / base_sd, "(context)"))
+    small_base = bare(small, baseline=True)
+    databroker = with_databroker(small)
+    if databroker is not None:
+        found.append(row(f"RE overhead: count N={small}, databroker temp() catalog vs bare",
+                         f"{small_base:.2f} s", f"{databroker:.2f} s (databroker)", databroker / small_base,
+                         "(context)"))
+    return found
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small N, for the CI smoke test")
+    for found in rows(parser.parse_args().quick):
+        print(json.dumps(found))
