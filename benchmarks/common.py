@@ -51,3 +51,15 @@ def counting_record(uri: str):
     detector = record.register_asset(name="sim detector", family="detector", device_names=["det"])
     activate(record, asset_ids=[detector.id])
     return record
+
+
+def one_run(uri: str):
+    """A record holding one Running run on one asset in no hutch; returns ``(record, run)``."""
+    import cora_bluesky
+
+    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({}))
+    method = record.register_method(name="scan")
+    plan = record.register_plan(name="scan", method_id=method.id)
+    asset = record.register_asset(name="stage", family="stage")
+    activate(record, asset_ids=[asset.id])
+    return record, record.start_run(name="benchmark", plan_id=plan.id, asset_ids=[asset.id])

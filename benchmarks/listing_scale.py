@@ -19,21 +19,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import activate, percentile, row
+from common import one_run, percentile, row
 
 CHUNK = 20_000
 
 
 def fill(uri: str, total: int) -> None:
-    import cora_bluesky
     from cora_bluesky.application.codec import timestamp
 
-    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({}))
-    method = record.register_method(name="scan")
-    plan = record.register_plan(name="scan", method_id=method.id)
-    asset = record.register_asset(name="stage", family="stage")
-    activate(record, asset_ids=[asset.id])
-    template = record.start_run(name="template", plan_id=plan.id, asset_ids=[asset.id])
+    record, template = one_run(uri)
     (event,) = record.store.load(f"run:{template.id}")
     projection = record.store.get("run", template.id)
     base = datetime(2021, 1, 1, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import activate, row, stopwatch
+from common import one_run, row, stopwatch
 
 BATCH = 5_000
 
@@ -30,14 +30,7 @@ def _readings(total: int, start: datetime):
 
 
 def through_record(total: int, uri: str) -> float:
-    import cora_bluesky
-
-    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({}))
-    method = record.register_method(name="monitoring")
-    plan = record.register_plan(name="monitor", method_id=method.id)
-    asset = record.register_asset(name="ring", family="source")
-    activate(record, asset_ids=[asset.id])
-    run = record.start_run(name="ingest", plan_id=plan.id, asset_ids=[asset.id])
+    record, run = one_run(uri)
     start = datetime.now(timezone.utc) - timedelta(hours=1)
     batch, written = [], 0
     with stopwatch() as elapsed:

@@ -49,7 +49,8 @@ def main() -> None:
                "python": platform.python_version(), "machine": platform.machine()}
     (args.out / "bench.json").write_text(json.dumps({**context, "rows": rows}, indent=2))
     markdown = table(rows)
-    (args.out / "bench.md").write_text(f"Measured {context['when']} ({'quick' if args.quick else 'full'})\n\n{markdown}\n")
+    size = "quick" if args.quick else "full"
+    (args.out / "bench.md").write_text(f"Measured {context['when']} ({size})\n\n{markdown}\n")
     print(markdown)
 
 

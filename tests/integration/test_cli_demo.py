@@ -33,7 +33,8 @@ def test_demo_runs_end_to_end(tmp_path):
     record = cora_bluesky.connect(uri)
     runs = {(run.name, str(run.status)): run for run in record.list_runs().items}
     assert sorted(runs) == [
-        ("dark_field", "Completed"), ("flat_field", "Completed"), ("tomo_scan", "Completed"), ("tomo_scan", "Truncated"),
+        ("dark_field", "Completed"), ("flat_field", "Completed"),
+        ("tomo_scan", "Completed"), ("tomo_scan", "Truncated"),
     ]
     assert runs[("dark_field", "Completed")].subject_id is None and runs[("flat_field", "Completed")].subject_id is None
     scan = runs[("tomo_scan", "Completed")]
