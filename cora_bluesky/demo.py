@@ -54,7 +54,9 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
 
     say("== Reference frames: Runs with no sample")
     RE(ns["dark_field"]())
+    say("   dark_field: frames with the station shutter closed")
     RE(ns["flat_field"]())
+    say("   flat_field: frames with the sample moved out of the beam")
 
     say("== Alignment: a Procedure that leaves a calibration, not a dataset")
     RE(ns["find_rotation_center"]())

@@ -12,7 +12,7 @@ import types
 import typing
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 def timestamp(value: datetime) -> str:
@@ -39,34 +39,45 @@ def encode(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def decode(cls: type, data: Mapping[str, Any]) -> Any:
     """Rebuild a dataclass of type ``cls`` from :func:`encode`'s output."""
-    hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{name: _decode(hints[name], data[name]) for name in names if name in data})
+    return cls(**{name: data[name] if convert is None else convert(data[name])
+                  for name, convert in _plan(cls) if name in data})
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+Converter = Callable[[Any], Any]
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[str, Converter | None], ...]:
+    """Each field of ``cls`` with the converter its type hint needs (``None``: kept as is).
+
+    Worked out once per class: reading the gate's context decodes dozens of states per start.
+    """
+    hints = typing.get_type_hints(cls)
+    return tuple((field.name, _converter(hints[field.name])) for field in dataclasses.fields(cls))
+
+
+def _converter(hint: Any) -> Converter | None:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _decode(inner[0], value)
+        inner = _converter([arg for arg in typing.get_args(hint) if arg is not type(None)][0])
+        return None if inner is None else _nullable(inner)
     if origin in (tuple, frozenset):
-        item = typing.get_args(hint)[0]
-        return origin(_decode(item, element) for element in value)
+        item = _converter(typing.get_args(hint)[0])
+        if item is None:
+            return _nullable(origin)
+        return _nullable(lambda values: origin(item(value) for value in values))
     if hint is datetime:
-        return parse_timestamp(value)
+        return _nullable(parse_timestamp)
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
+        return _nullable(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return decode(hint, value)
+        return _nullable(lambda value: decode(hint, value))
     if hint is float:
-        return float(value)
-    return value
+        return _nullable(float)
+    return None
+
+
+def _nullable(convert: Converter) -> Converter:
+    return lambda value: None if value is None else convert(value)

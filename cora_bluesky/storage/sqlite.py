@@ -48,6 +48,43 @@ def _recorded_at() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+class _Checkpointer:
+    """Copies the WAL into the database file from a thread of its own, every ``interval``.
+
+    Passive checkpoints never block a writer or a reader; what a crash leaves in the WAL is
+    checkpointed by the next process to open the file.
+    """
+
+    def __init__(self, path: str, timeout: float, interval: float = 0.5) -> None:
+        self._path, self._timeout, self._interval = path, timeout, interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cora-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stopping.wait(self._interval):
+                self._checkpoint(conn)
+            self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # busy or gone: the next round, or the next opener, checkpoints
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+
 class SQLiteStore:
     """An :class:`~cora_bluesky.application.ports.EventStore` over one SQLite file.
 
@@ -75,6 +112,11 @@ class SQLiteStore:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self._checkpointer = None if self.path == ":memory:" else _Checkpointer(self.path, timeout)
+        if self._checkpointer is not None:
+            # a commit that has to checkpoint the WAL waits for the database file to be synced;
+            # the checkpointer thread does that instead, off every writer's path
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     # --- schema -------------------------------------------------------------------------
 
@@ -126,6 +168,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     # --- writing ------------------------------------------------------------------------
 

@@ -122,3 +122,24 @@ def test_default_uri_comes_from_the_environment_or_the_data_directory(tmp_path, 
 def test_unknown_uris_are_refused(uri):
     with pytest.raises(e.StoreError):
         cora_bluesky.connect(uri)
+
+
+def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
+    import os
+    import time
+
+    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    path = sqlite_path(uri)
+    assert record.store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    sizes = []
+    for round_ in range(6):
+        for n in range(300):
+            record.register_subject(name=f"sample {round_}-{n}")
+        time.sleep(1.2)  # the checkpointer runs every half second
+        sizes.append(os.path.getsize(f"{path}-wal"))
+    record.close()
+    # frames are reused once checkpointed: without the checkpointer the WAL grows every round
+    assert sizes[-1] <= sizes[1] * 1.5, sizes
+    reopened = cora_bluesky.connect(uri)
+    assert len(reopened.list_subjects(limit=500).items) == 500
+    reopened.close()
