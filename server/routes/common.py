@@ -94,12 +94,18 @@ def transition(
     response_model: Any,
     refusals: tuple[type[e.CoraError], ...],
     doc: str,
+    *,
+    status_code: int = 200,
 ) -> None:
-    """Route ``POST path`` to the Record's ``verb`` on the one id the path names, no body."""
+    """Route ``POST path`` to the Record's ``verb`` on the one id the path names, no body.
+
+    Answers with the new state, or with nothing when ``status_code`` is 204.
+    """
     id_name = path[path.index("{") + 1 : path.index("}")]
 
-    def endpoint(**params: Any) -> dict[str, Any]:
-        return encode(getattr(params["record"], verb)(params[id_name]))
+    def endpoint(**params: Any) -> Any:
+        state = getattr(params["record"], verb)(params[id_name])
+        return Response(status_code=204) if status_code == 204 else encode(state)
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
@@ -108,7 +114,7 @@ def transition(
         ]
     )
     endpoint.__name__, endpoint.__doc__ = verb, doc
-    router.post(path, response_model=response_model, responses=responses(*refusals))(endpoint)
+    router.post(path, response_model=response_model, status_code=status_code, responses=responses(*refusals))(endpoint)
 
 
 __all__ = [

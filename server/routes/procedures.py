@@ -23,6 +23,7 @@ from cora_bluesky.server.routes.common import (
     RequiredKey,
     create,
     page,
+    transition,
 )
 from cora_bluesky.server.schemas import (
     AbortProcedureIn,
@@ -94,25 +95,24 @@ def get_procedure(procedure_id: PathId, record: Record = reader) -> dict[str, An
     return encode(record.get_procedure(procedure_id))
 
 
-@router.post(
-    "/{procedure_id}/start",
-    status_code=204,
-    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotStartError, e.ProcedureAssetDecommissionedError),
-)
-def start_procedure(procedure_id: PathId, record: Record = operator) -> Response:
-    """Start a Defined procedure on equipment that is still in service."""
-    record.start_procedure(procedure_id)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/{procedure_id}/complete",
-    status_code=204,
-    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotCompleteError),
-)
-def complete_procedure(procedure_id: PathId, record: Record = operator) -> Response:
-    record.complete_procedure(procedure_id)
-    return Response(status_code=204)
+for verb, refusals, doc in (
+    (
+        "start",
+        (e.ProcedureCannotStartError, e.ProcedureAssetDecommissionedError),
+        "Start a Defined procedure on equipment that is still in service.",
+    ),
+    ("complete", (e.ProcedureCannotCompleteError,), "Complete a Running procedure."),
+):
+    transition(
+        router,
+        f"/{{procedure_id}}/{verb}",
+        f"{verb}_procedure",
+        operator,
+        None,
+        (e.ProcedureNotFoundError, *refusals),
+        doc,
+        status_code=204,
+    )
 
 
 @router.post(
