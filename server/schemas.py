@@ -6,6 +6,7 @@ A field that fails here answers with the spec's error name it declares as ``x-er
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -122,6 +123,35 @@ class ReadingIn(Body):
     sampling_procedure: Annotated[str, Text(50)] = named("InvalidSamplingProcedure")
     sampled_at: AwareDatetime = named("InvalidReadingSampledAt")
     event_id: Annotated[str, Text(100)] | None = named("InvalidEntryId", default=None)
+
+
+class LogbookRowOut(BaseModel):
+    """What every logbook row carries besides its payload: its audit trail and three times."""
+
+    event_id: str
+    logbook_id: str
+    actor_id: str
+    command_name: str
+    correlation_id: str
+    causation_id: str | None = None
+    #: when it happened in the field, when the record took it, when the store wrote it
+    sampled_at: datetime
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+class ReadingOut(LogbookRowOut):
+    run_id: str
+    channel_name: str
+    value: float
+    units: str | None = None
+    sampling_procedure: str
+
+
+class StepOut(LogbookRowOut):
+    procedure_id: str
+    step_kind: str
+    payload: dict[str, Any]
 
 
 class EventCountOut(BaseModel):
@@ -256,8 +286,8 @@ class TokenOut(BaseModel):
     principal: str
     role: str
     status: str
-    created_at: str
-    updated_at: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class TokenIssuedOut(TokenOut):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, StringConstraints
+from pydantic import AwareDatetime, BaseModel, StringConstraints, TypeAdapter
 
 from cora_bluesky.application.aggregates import Aggregate
 from cora_bluesky.application.codec import encode
@@ -48,6 +49,17 @@ CreatedFrom = Annotated[AwareDatetime | None, Query(description="created at or a
 CreatedBefore = Annotated[AwareDatetime | None, Query(description="created before")]
 
 
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter:
+    return TypeAdapter(kind)
+
+
+def served(state: Any) -> Any:
+    """A record state as every route writes it, so that a create, its replay and a later read
+    of the same state answer the same JSON."""
+    return _adapter(type(state)).dump_python(state, mode="json")
+
+
 def page(found: Page) -> dict[str, Any]:
     return {"items": [encode(item) for item in found.items], "next": found.next}
 
@@ -62,7 +74,7 @@ def create(
     *,
     fields: dict[str, Any] | None = None,
     required: bool = False,
-    shape: Callable[[Any], Any] = encode,
+    shape: Callable[[Any], Any] = served,
 ) -> Response:
     """A create behind the Idempotency-Key pattern, answering 201 with ``shape(state)``.
 

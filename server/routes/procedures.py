@@ -31,6 +31,7 @@ from cora_bluesky.server.schemas import (
     PageOut,
     ProcedureRegisteredOut,
     RegisterProcedureIn,
+    StepOut,
     StepsIn,
     TruncateProcedureIn,
 )
@@ -158,9 +159,9 @@ def append_procedure_step(procedure_id: PathId, body: StepsIn, record: Record = 
     return {"event_count": record.append_procedure_step(procedure_id, entries)}
 
 
-@router.get("/{procedure_id}/steps", responses=responses(e.ProcedureNotFoundError))
+@router.get("/{procedure_id}/steps", response_model=list[StepOut], responses=responses(e.ProcedureNotFoundError))
 def list_procedure_steps(
     procedure_id: PathId, limit: int = Query(1000, ge=1, le=10000), record: Record = reader
 ) -> list[dict[str, Any]]:
     """The procedure's steps in ``sampled_at`` order."""
-    return [encode(row) for row in record.list_procedure_steps(procedure_id, limit=limit)]
+    return record.list_procedure_steps(procedure_id, limit=limit)

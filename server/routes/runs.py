@@ -24,6 +24,7 @@ from cora_bluesky.server.routes.common import (
     RequiredKey,
     create,
     page,
+    served,
     transition,
 )
 from cora_bluesky.server.schemas import (
@@ -32,6 +33,7 @@ from cora_bluesky.server.schemas import (
     EventCountOut,
     PageOut,
     ReadingIn,
+    ReadingOut,
     RunStartedOut,
     StartRunIn,
     StopRunIn,
@@ -173,10 +175,10 @@ def adjust_run(
     keyed = idempotency.Keyed(request, record, required=True)
 
     def act(bound: Record) -> tuple[int, Any]:
-        return 200, encode(bound.adjust_run(run_id, **body.model_dump()))
+        return 200, served(bound.adjust_run(run_id, **body.model_dump()))
 
     def replay(bound: Record) -> tuple[int, Any]:
-        return 200, encode(bound.get_run(run_id))
+        return 200, served(bound.get_run(run_id))
 
     return idempotency.run(request, record, keyed, body, act, stream_id=RUN.stream_id(run_id), replay=replay)
 
@@ -200,9 +202,9 @@ def append_run_reading(run_id: PathId, body: ReadingIn, record: Record = operato
     return {"event_count": record.append_run_reading(run_id, **body.model_dump())}
 
 
-@router.get("/{run_id}/readings", responses=responses(e.RunNotFoundError))
+@router.get("/{run_id}/readings", response_model=list[ReadingOut], responses=responses(e.RunNotFoundError))
 def list_run_readings(
     run_id: PathId, limit: int = Query(1000, ge=1, le=10000), record: Record = reader
 ) -> list[dict[str, Any]]:
-    """The run's readings in ``sampled_at`` order."""
-    return [encode(row) for row in record.list_run_readings(run_id, limit=limit)]
+    """The run's readings in ``sampled_at`` order, with their three timestamps."""
+    return record.list_run_readings(run_id, limit=limit)

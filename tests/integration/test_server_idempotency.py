@@ -110,3 +110,17 @@ def test_an_abandoned_claim_whose_write_never_landed_is_taken_over(served, clock
     taken = served.call("POST", "/runs", key="lost", json=body(served))
     assert taken.status_code == 201 and taken.json()["run_id"] == run_id
     assert run_events(served, run_id) == ["RunStarted"]
+
+
+def test_a_create_its_replay_and_a_later_read_answer_the_same_json(served):
+    created = served.call("POST", "/subjects", key="same-json", json={"name": "sn-8"}).json()
+    replayed = served.call("POST", "/subjects", key="same-json", json={"name": "sn-8"}).json()
+    read = served.call("GET", f"/subjects/{created['id']}", "viewer").json()
+    assert created == replayed == read
+    listed = served.call("GET", "/subjects", "viewer").json()["items"]
+    assert next(item for item in listed if item["id"] == created["id"]) == read
+    served.clearance(subject_ids=[served.ids.subject])
+    run = served.start().id
+    adjusted = served.call("POST", f"/runs/{run}/adjust", key=True, json={"parameter_patch": {"exposure": 0.2},
+                                                                          "reason": "drift"}).json()
+    assert adjusted == served.call("GET", f"/runs/{run}", "viewer").json()

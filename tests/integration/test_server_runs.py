@@ -282,3 +282,15 @@ def test_listing_filters(served, clock):
     ]:
         refused = served.call("GET", "/runs", "viewer", params=params)
         assert (refused.status_code, refused.json()["error"]) == (422, error)
+
+
+def test_logbook_rows_carry_their_three_times(served, clock):
+    served.clearance(subject_ids=[served.ids.subject])
+    run = served.start().id
+    sampled = at(clock, seconds=30)
+    served.call("POST", f"/runs/{run}/readings", json={"channel_name": "I0", "value": 1.5, "sampling_procedure":
+                                                       "monitor", "sampled_at": sampled})
+    (row,) = served.call("GET", f"/runs/{run}/readings", "viewer").json()
+    assert datetime.fromisoformat(row["sampled_at"]) == datetime.fromisoformat(sampled)
+    assert datetime.fromisoformat(row["occurred_at"]) >= datetime.fromisoformat(row["sampled_at"])
+    assert row["recorded_at"] and row["actor_id"] == "operator-1" and row["command_name"] == "AppendRunReading"
