@@ -8,16 +8,15 @@ over HTTP on 127.0.0.1: the first page, and pages from the middle of the keyset.
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
-import socket
 import tempfile
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 from common import one_run, percentile, row
 
@@ -51,9 +50,9 @@ def fill(uri: str, total: int) -> None:
 def _serve(app) -> tuple[str, object, threading.Thread]:
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from cora_bluesky.sim.loopback import free_port
+
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -62,14 +61,11 @@ def _serve(app) -> tuple[str, object, threading.Thread]:
     return f"http://127.0.0.1:{port}", server, thread
 
 
-def _cursor(created_at: str, run_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, run_id]).encode()).decode().rstrip("=")
-
-
 def pages(uri: str, total: int, repeats: int) -> tuple[list[float], list[float]]:
     import httpx
 
     import cora_bluesky
+    from cora_bluesky.application.core import _encode_cursor
     from cora_bluesky.server import create_app
 
     record = cora_bluesky.connect(uri)
@@ -89,7 +85,7 @@ def pages(uri: str, total: int, repeats: int) -> tuple[list[float], list[float]]
             answer = client.get("/runs", params={"limit": 50})
             first.append(time.perf_counter() - started)
             assert answer.status_code == 200 and len(answer.json()["items"]) == 50
-            cursor = _cursor(deep_rows[n % len(deep_rows)]["created_at"], deep_rows[n % len(deep_rows)]["id"])
+            cursor = _encode_cursor(SimpleNamespace(**dict(deep_rows[n % len(deep_rows)])))  # the record's own
             started = time.perf_counter()
             answer = client.get("/runs", params={"limit": 50, "cursor": cursor})
             deep.append(time.perf_counter() - started)

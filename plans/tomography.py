@@ -12,11 +12,11 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
 
+from cora_bluesky.gates.epics import SHUTTER_CLOSED, SHUTTER_OPEN
 from cora_bluesky.plans.procedures import procedure_wrapper
 from cora_bluesky.plans.stubs import current_parameters, report_calibration, setpoint
 
-#: Shutter polarity, as the PSS publishes it: 0 open, 1 closed.
-OPEN, CLOSED = 0, 1
+OPEN, CLOSED = SHUTTER_OPEN, SHUTTER_CLOSED
 
 
 def _md(plan_name: str, devices: Mapping[str, list], md: Mapping[str, Any] | None, **extra: Any) -> dict:

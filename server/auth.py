@@ -32,7 +32,6 @@ def acting(duty: Duty) -> Callable[..., Record]:
                 role=token.role.value,
                 needs=allowed,
             )
-        request.state.principal = token.principal
         return record.bound(principal=token.principal)
 
     return dependency

@@ -35,9 +35,11 @@ class ErrorBody(BaseModel):
     message: str
 
 
-def status_of(error: e.CoraError) -> int:
+def status_of(error: e.CoraError | type[e.CoraError]) -> int:
+    """The HTTP status of a refusal, or of a refusal class."""
+    kind = error if isinstance(error, type) else type(error)
     for family, status in STATUS:
-        if isinstance(error, family):
+        if issubclass(kind, family):
             return status
     return 400
 
@@ -52,20 +54,30 @@ def respond(error: e.CoraError, headers: dict[str, str] | None = None) -> JSONRe
     return JSONResponse(body_of(error), status_code=status_of(error), headers=headers)
 
 
-def responses(*refusals: type[e.CoraError], authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` naming each refusal a route can answer with, by status."""
+#: what a keyed command may answer because of its Idempotency-Key
+KEY_REFUSALS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError)
+
+
+def responses(
+    *refusals: type[e.CoraError], authenticated: bool = True, keyed: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` naming each refusal a route can answer with, by status.
+
+    ``keyed`` is ``"optional"`` or ``"required"`` for routes behind the Idempotency-Key pattern.
+    """
     names: dict[int, list[str]] = {}
     every: Iterable[type[e.CoraError]] = (
         *refusals,
+        *(KEY_REFUSALS if keyed else ()),
+        *((e.IdempotencyKeyRequiredError,) if keyed == "required" else ()),
         e.InvalidRequestError,
         e.RequestTooLargeError,
         *((e.UnauthorizedError, e.ForbiddenError, e.StoreError) if authenticated else (e.StoreError,)),
     )
     for refusal in every:
-        status = status_of(refusal("", **{}))
         name = refusal.__name__.removesuffix("Error")
-        if name not in names.setdefault(status, []):
-            names[status].append(name)
+        if name not in names.setdefault(status_of(refusal), []):
+            names[status_of(refusal)].append(name)
     return {
         status: {"model": ErrorBody, "description": "One of: " + ", ".join(listed)}
         for status, listed in sorted(names.items())

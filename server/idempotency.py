@@ -143,7 +143,8 @@ def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> Response
 
 
 def _json(status: int, payload: Any, *, replayed: bool = False) -> Response:
+    """The response for a JSON-ready ``payload`` (encoded once, where the outcome is made)."""
     if status == 204:
         return Response(status_code=204)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return JSONResponse(jsonable_encoder(payload), status_code=status, headers=headers)
+    return JSONResponse(payload, status_code=status, headers=headers)

@@ -17,7 +17,8 @@ from cora_bluesky.domain.equipment import EnclosureState
 from cora_bluesky.domain.gates import Permit
 
 SECURED = 1
-SHUTTER_CLOSED = 1
+#: Shutter polarity as the PSS publishes it.
+SHUTTER_OPEN, SHUTTER_CLOSED = 0, 1
 
 
 class EpicsPermits:

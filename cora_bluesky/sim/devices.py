@@ -16,10 +16,11 @@ from ophyd import Device, Signal
 from ophyd.sim import SynAxis
 from ophyd.status import DeviceStatus
 
+from cora_bluesky.gates.epics import SHUTTER_CLOSED, SHUTTER_OPEN
 from cora_bluesky.sim.phantom import projection
 
-#: Shutter polarity, as the PSS publishes it: 0 open, 1 closed.
-OPEN, CLOSED = 0, 1
+#: Shutter polarity, as the PSS publishes it.
+OPEN, CLOSED = SHUTTER_OPEN, SHUTTER_CLOSED
 #: Where the sample stage takes the sample out of the beam for flat fields.
 SAMPLE_OUT = 25.0
 

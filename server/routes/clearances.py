@@ -44,9 +44,7 @@ def list_clearance_form_types(record: Record = reader) -> list[dict[str, str]]:
         e.InvalidClearanceWindowError,
         e.InvalidClearanceBindingsError,
         e.InvalidClearanceHazardsError,
-        e.InvalidIdempotencyKeyError,
-        e.IdempotencyKeyReusedError,
-        e.IdempotencyKeyInProgressError,
+        keyed="optional",
     ),
 )
 def register_clearance(
@@ -70,28 +68,64 @@ def get_clearance(clearance_id: PathId, record: Record = reader) -> dict[str, An
     return encode(record.get_clearance(clearance_id))
 
 
-@router.post(
-    "/clearances/{clearance_id}/bind",
-    response_model=ClearanceState,
-    responses=responses(e.ClearanceNotFoundError, e.ClearanceCannotBindError, e.InvalidClearanceBindingsError),
-)
-def bind_clearance(clearance_id: PathId, body: BindClearanceIn, record: Record = filer) -> dict[str, Any]:
-    """Add scope to a clearance that has not been submitted yet."""
-    return encode(record.bind_clearance(clearance_id, **body.model_dump()))
-
-
-for verb, method, acting, refusal, doc in (
-    ("submit", "submit_clearance", filer, e.ClearanceCannotSubmitError, "Defined -> Submitted, to its reviewers."),
+for verb, method, acting, body, refusals, doc in (
+    (
+        "bind",
+        "bind_clearance",
+        filer,
+        BindClearanceIn,
+        (e.ClearanceCannotBindError, e.InvalidClearanceBindingsError),
+        "Add scope to a clearance that has not been submitted yet.",
+    ),
+    (
+        "submit",
+        "submit_clearance",
+        filer,
+        None,
+        (e.ClearanceCannotSubmitError,),
+        "Defined -> Submitted, to its reviewers.",
+    ),
     (
         "start-review",
         "start_clearance_review",
         reviewer,
-        e.ClearanceCannotStartReviewError,
+        None,
+        (e.ClearanceCannotStartReviewError,),
         "Submitted -> UnderReview.",
     ),
-    ("approve", "approve_clearance", reviewer, e.ClearanceCannotApproveError, "UnderReview -> Approved, not in force."),
-    ("activate", "activate_clearance", reviewer, e.ClearanceCannotActivateError, "Approved -> Active: in force."),
-    ("expire", "expire_clearance", reviewer, e.ClearanceCannotExpireError, "Approved or Active -> Expired."),
+    (
+        "approve",
+        "approve_clearance",
+        reviewer,
+        None,
+        (e.ClearanceCannotApproveError,),
+        "UnderReview -> Approved, not in force.",
+    ),
+    (
+        "activate",
+        "activate_clearance",
+        reviewer,
+        None,
+        (e.ClearanceCannotActivateError,),
+        "Approved -> Active: in force.",
+    ),
+    ("expire", "expire_clearance", reviewer, None, (e.ClearanceCannotExpireError,), "Approved or Active -> Expired."),
+    (
+        "reject",
+        "reject_clearance",
+        reviewer,
+        ClearanceReasonIn,
+        (e.ClearanceCannotRejectError, e.InvalidClearanceReasonError),
+        "Submitted or UnderReview -> Rejected, with the reviewer's reason.",
+    ),
+    (
+        "supersede",
+        "supersede_clearance",
+        reviewer,
+        SupersedeClearanceIn,
+        (e.ClearanceCannotSupersedeError, e.InvalidClearanceReasonError),
+        "Replace a clearance with an amended one.",
+    ),
 ):
     transition(
         router,
@@ -99,26 +133,7 @@ for verb, method, acting, refusal, doc in (
         method,
         acting,
         ClearanceState,
-        (e.ClearanceNotFoundError, refusal),
+        (e.ClearanceNotFoundError, *refusals),
         doc,
+        body=body,
     )
-
-
-@router.post(
-    "/clearances/{clearance_id}/reject",
-    response_model=ClearanceState,
-    responses=responses(e.ClearanceNotFoundError, e.ClearanceCannotRejectError, e.InvalidClearanceReasonError),
-)
-def reject_clearance(clearance_id: PathId, body: ClearanceReasonIn, record: Record = reviewer) -> dict[str, Any]:
-    """Submitted or UnderReview -> Rejected, with the reviewer's reason."""
-    return encode(record.reject_clearance(clearance_id, reason=body.reason))
-
-
-@router.post(
-    "/clearances/{clearance_id}/supersede",
-    response_model=ClearanceState,
-    responses=responses(e.ClearanceNotFoundError, e.ClearanceCannotSupersedeError, e.InvalidClearanceReasonError),
-)
-def supersede_clearance(clearance_id: PathId, body: SupersedeClearanceIn, record: Record = reviewer) -> dict[str, Any]:
-    """Replace a clearance with an amended one."""
-    return encode(record.supersede_clearance(clearance_id, reason=body.reason, superseded_by=body.superseded_by))

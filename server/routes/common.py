@@ -17,7 +17,6 @@ from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
 from cora_bluesky.server import idempotency
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.schemas import Id
 
 #: A path id: anything longer or blank is not an id the record could hold.
 PathId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -107,22 +106,27 @@ def transition(
     refusals: tuple[type[e.CoraError], ...],
     doc: str,
     *,
+    body: type[BaseModel] | None = None,
     status_code: int = 200,
 ) -> None:
-    """Route ``POST path`` to the Record's ``verb`` on the one id the path names, no body.
+    """Route ``POST path`` to the Record's ``verb`` on the one id the path names.
 
+    With a ``body`` model, its fields are the command's keyword arguments (a reason, a time).
     Answers with the new state, or with nothing when ``status_code`` is 204.
     """
     id_name = path[path.index("{") + 1 : path.index("}")]
 
     def endpoint(**params: Any) -> Any:
-        state = getattr(params["record"], verb)(params[id_name])
+        arguments = params["body"].model_dump() if body is not None else {}
+        state = getattr(params["record"], verb)(params[id_name], **arguments)
         return Response(status_code=204) if status_code == 204 else encode(state)
 
+    keyword = inspect.Parameter.KEYWORD_ONLY
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
-            inspect.Parameter(id_name, inspect.Parameter.KEYWORD_ONLY, annotation=PathId),
-            inspect.Parameter("record", inspect.Parameter.KEYWORD_ONLY, annotation=Record, default=acting),
+            inspect.Parameter(id_name, keyword, annotation=PathId),
+            *([inspect.Parameter("body", keyword, annotation=body)] if body is not None else []),
+            inspect.Parameter("record", keyword, annotation=Record, default=acting),
         ]
     )
     endpoint.__name__, endpoint.__doc__ = verb, doc
@@ -133,7 +137,6 @@ __all__ = [
     "CreatedBefore",
     "CreatedFrom",
     "Filter",
-    "Id",
     "OptionalKey",
     "Paging",
     "PathId",

@@ -25,14 +25,15 @@ from cora_bluesky.server.schemas import (
 )
 
 router = APIRouter(tags=["equipment"])
-_KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError)
 
 
 @router.post(
     "/enclosures",
     status_code=201,
     response_model=EnclosureState,
-    responses=responses(e.EnclosureAlreadyExistsError, e.InvalidEnclosureNameError, e.InvalidEnclosurePvError, *_KEYS),
+    responses=responses(
+        e.EnclosureAlreadyExistsError, e.InvalidEnclosureNameError, e.InvalidEnclosurePvError, keyed="optional"
+    ),
 )
 def register_enclosure(
     body: RegisterEnclosureIn, request: Request, idempotency_key: OptionalKey = None, record: Record = administrator
@@ -63,7 +64,7 @@ def get_enclosure(enclosure_id: PathId, record: Record = reader) -> dict[str, An
         e.InvalidAssetNameError,
         e.InvalidAssetFamilyError,
         e.InvalidAssetDeviceNamesError,
-        *_KEYS,
+        keyed="optional",
     ),
 )
 def register_asset(
@@ -96,16 +97,16 @@ transition(
 )
 
 
-@router.post(
+transition(
+    router,
     "/assets/{asset_id}/move",
-    response_model=AssetState,
-    responses=responses(
-        e.AssetNotFoundError, e.AssetCannotMoveError, e.AssetContainmentCycleError, e.EnclosureNotFoundError
-    ),
+    "move_asset",
+    administrator,
+    AssetState,
+    (e.AssetNotFoundError, e.AssetCannotMoveError, e.AssetContainmentCycleError, e.EnclosureNotFoundError),
+    "Re-seat an asset in the containment tree.",
+    body=MoveAssetIn,
 )
-def move_asset(asset_id: PathId, body: MoveAssetIn, record: Record = administrator) -> dict[str, Any]:
-    """Re-seat an asset in the containment tree."""
-    return encode(record.move_asset(asset_id, parent_id=body.parent_id, enclosure_id=body.enclosure_id))
 
 
 @router.post(
@@ -119,7 +120,7 @@ def move_asset(asset_id: PathId, body: MoveAssetIn, record: Record = administrat
         e.InvalidCalibrationValueError,
         e.InvalidCalibrationUnitsError,
         e.InvalidCalibrationSourceError,
-        *_KEYS,
+        keyed="optional",
     ),
 )
 def record_calibration(

@@ -37,12 +37,6 @@ from cora_bluesky.server.schemas import (
 )
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
-_KEYS = (
-    e.IdempotencyKeyRequiredError,
-    e.InvalidIdempotencyKeyError,
-    e.IdempotencyKeyReusedError,
-    e.IdempotencyKeyInProgressError,
-)
 
 
 @router.post(
@@ -50,7 +44,7 @@ _KEYS = (
     status_code=201,
     response_model=ProcedureRegisteredOut,
     responses=responses(
-        e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, *_KEYS
+        e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError, keyed="required"
     ),
 )
 def register_procedure(
@@ -96,13 +90,26 @@ def get_procedure(procedure_id: PathId, record: Record = reader) -> dict[str, An
     return encode(record.get_procedure(procedure_id))
 
 
-for verb, refusals, doc in (
+for verb, body, refusals, doc in (
     (
         "start",
+        None,
         (e.ProcedureCannotStartError, e.ProcedureAssetDecommissionedError),
         "Start a Defined procedure on equipment that is still in service.",
     ),
-    ("complete", (e.ProcedureCannotCompleteError,), "Complete a Running procedure."),
+    ("complete", None, (e.ProcedureCannotCompleteError,), "Complete a Running procedure."),
+    (
+        "abort",
+        AbortProcedureIn,
+        (e.ProcedureCannotAbortError, e.InvalidProcedureAbortReasonError),
+        "Abort a Running procedure, with a reason.",
+    ),
+    (
+        "truncate",
+        TruncateProcedureIn,
+        (e.ProcedureCannotTruncateError, e.InvalidProcedureTruncateReasonError, e.InvalidProcedureInterruptedAtError),
+        "Close a procedure that died unwatched.",
+    ),
 ):
     transition(
         router,
@@ -112,33 +119,9 @@ for verb, refusals, doc in (
         None,
         (e.ProcedureNotFoundError, *refusals),
         doc,
+        body=body,
         status_code=204,
     )
-
-
-@router.post(
-    "/{procedure_id}/abort",
-    status_code=204,
-    responses=responses(e.ProcedureNotFoundError, e.ProcedureCannotAbortError, e.InvalidProcedureAbortReasonError),
-)
-def abort_procedure(procedure_id: PathId, body: AbortProcedureIn, record: Record = operator) -> Response:
-    record.abort_procedure(procedure_id, reason=body.reason)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/{procedure_id}/truncate",
-    status_code=204,
-    responses=responses(
-        e.ProcedureNotFoundError,
-        e.ProcedureCannotTruncateError,
-        e.InvalidProcedureTruncateReasonError,
-        e.InvalidProcedureInterruptedAtError,
-    ),
-)
-def truncate_procedure(procedure_id: PathId, body: TruncateProcedureIn, record: Record = operator) -> Response:
-    record.truncate_procedure(procedure_id, reason=body.reason, interrupted_at=body.interrupted_at)
-    return Response(status_code=204)
 
 
 @router.post(

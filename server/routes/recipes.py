@@ -18,7 +18,6 @@ from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathI
 from cora_bluesky.server.schemas import PageOut, RegisterMethodIn, RegisterPlanIn
 
 router = APIRouter(tags=["recipes"])
-_KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.IdempotencyKeyInProgressError)
 
 
 @router.post(
@@ -30,7 +29,7 @@ _KEYS = (e.InvalidIdempotencyKeyError, e.IdempotencyKeyReusedError, e.Idempotenc
         e.InvalidMethodNameError,
         e.InvalidMethodSchemaError,
         e.InvalidMethodFamiliesError,
-        *_KEYS,
+        keyed="optional",
     ),
 )
 def register_method(
@@ -61,7 +60,7 @@ def get_method(method_id: PathId, record: Record = reader) -> dict[str, Any]:
         e.InvalidPlanNameError,
         e.InvalidPlanParametersError,
         e.InvalidRunParametersError,
-        *_KEYS,
+        keyed="optional",
     ),
 )
 def register_plan(

@@ -61,10 +61,6 @@ START_REFUSALS = (
     e.InvalidRunRaidError,
     e.InvalidRunTriggeredByError,
     e.InvalidRunCampaignIdError,
-    e.IdempotencyKeyRequiredError,
-    e.InvalidIdempotencyKeyError,
-    e.IdempotencyKeyReusedError,
-    e.IdempotencyKeyInProgressError,
 )
 
 
@@ -77,7 +73,7 @@ def _started(run: RunState) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, response_model=RunStartedOut, responses=responses(*START_REFUSALS))
+@router.post("", status_code=201, response_model=RunStartedOut, responses=responses(*START_REFUSALS, keyed="required"))
 def start_run(body: StartRunIn, request: Request, idempotency_key: RequiredKey, record: Record = operator) -> Response:
     """Start a run; refused unless an Active clearance covers it and its hutches are permitted."""
     return create(request, record, body, RUN, "start_run", Record.get_run, required=True, shape=_started)
@@ -120,36 +116,36 @@ for verb, refusal, doc in (
     transition(router, f"/{{run_id}}/{verb}", f"{verb}_run", operator, RunState, (e.RunNotFoundError, refusal), doc)
 
 
-@router.post(
-    "/{run_id}/abort",
-    response_model=RunState,
-    responses=responses(e.RunNotFoundError, e.RunCannotAbortError, e.InvalidRunAbortReasonError),
-)
-def abort_run(run_id: PathId, body: AbortRunIn, record: Record = operator) -> dict[str, Any]:
-    """Abort a Running or Held run: something went wrong."""
-    return encode(record.abort_run(run_id, reason=body.reason))
-
-
-@router.post(
-    "/{run_id}/stop",
-    response_model=RunState,
-    responses=responses(e.RunNotFoundError, e.RunCannotStopError, e.InvalidRunStopReasonError),
-)
-def stop_run(run_id: PathId, body: StopRunIn, record: Record = operator) -> dict[str, Any]:
-    """Stop a Running or Held run early, on purpose."""
-    return encode(record.stop_run(run_id, reason=body.reason))
-
-
-@router.post(
-    "/{run_id}/truncate",
-    response_model=RunState,
-    responses=responses(
-        e.RunNotFoundError, e.RunCannotTruncateError, e.InvalidRunTruncateReasonError, e.InvalidRunInterruptedAtError
+for verb, body, refusals, doc in (
+    (
+        "abort",
+        AbortRunIn,
+        (e.RunCannotAbortError, e.InvalidRunAbortReasonError),
+        "Abort a Running or Held run: something went wrong.",
     ),
-)
-def truncate_run(run_id: PathId, body: TruncateRunIn, record: Record = operator) -> dict[str, Any]:
-    """Close a run that died unwatched, with the best guess of when it stopped."""
-    return encode(record.truncate_run(run_id, reason=body.reason, interrupted_at=body.interrupted_at))
+    (
+        "stop",
+        StopRunIn,
+        (e.RunCannotStopError, e.InvalidRunStopReasonError),
+        "Stop a Running or Held run early, on purpose.",
+    ),
+    (
+        "truncate",
+        TruncateRunIn,
+        (e.RunCannotTruncateError, e.InvalidRunTruncateReasonError, e.InvalidRunInterruptedAtError),
+        "Close a run that died unwatched, with the best guess of when it stopped.",
+    ),
+):
+    transition(
+        router,
+        f"/{{run_id}}/{verb}",
+        f"{verb}_run",
+        operator,
+        RunState,
+        (e.RunNotFoundError, *refusals),
+        doc,
+        body=body,
+    )
 
 
 @router.post(
@@ -162,10 +158,7 @@ def truncate_run(run_id: PathId, body: TruncateRunIn, record: Record = operator)
         e.InvalidRunAdjustSchemaError,
         e.InvalidRunAdjustReasonError,
         e.InvalidRunDecisionIdError,
-        e.IdempotencyKeyRequiredError,
-        e.InvalidIdempotencyKeyError,
-        e.IdempotencyKeyReusedError,
-        e.IdempotencyKeyInProgressError,
+        keyed="required",
     ),
 )
 def adjust_run(

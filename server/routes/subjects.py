@@ -27,9 +27,7 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
     responses=responses(
         e.SubjectAlreadyExistsError,
         e.InvalidSubjectNameError,
-        e.InvalidIdempotencyKeyError,
-        e.IdempotencyKeyReusedError,
-        e.IdempotencyKeyInProgressError,
+        keyed="optional",
     ),
 )
 def register_subject(

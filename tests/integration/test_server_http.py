@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ import httpx
 import pytest
 
 from cora_bluesky.cli import main
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from cora_bluesky.sim.loopback import free_port
 
 
 def token(uri: str, principal: str, role: str, capsys) -> str:
