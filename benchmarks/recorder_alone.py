@@ -28,7 +28,7 @@ def capture(num: int, folder: Path):
     record = counting_record(f"sqlite:///{folder / 'record.db'}")
     RE = RunEngine({})
     RE.preprocessors.append(SupplementalData(baseline=[Signal(name=f"b{n}", value=float(n)) for n in range(10)]))
-    cora_bluesky.install(RE, record, record_documents=False)
+    cora_bluesky.install(RE, record, record_documents=False, outside_hutches=["b*"])
     documents: list[tuple[str, dict]] = []
     RE.subscribe(lambda name, doc: documents.append((name, doc)))
     RE(bp.count([det], num=num))

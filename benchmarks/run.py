@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -35,6 +36,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for bench.json and bench.md")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    if "EPICS_CA_ADDR_LIST" not in os.environ:
+        from cora_bluesky.sim.loopback import pin_epics_to_loopback
+
+        pin_epics_to_loopback()  # before ophyd is imported: the simulated PSS stays on 127.0.0.1
     sys.path.insert(0, str(HERE))
     rows: list[dict] = []
     for name in args.only or BENCHMARKS:

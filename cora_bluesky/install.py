@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from cora_bluesky.application.ports import PermitSource
 from cora_bluesky.application.record import Record
@@ -102,10 +103,12 @@ def default_spool(record: Record) -> Path:
 
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
             principal: str | None = None, spool: str | Path | None = None,
-            dataset_uri: str = "bluesky://run/{uid}", record_documents: bool = True) -> Cora:
+            dataset_uri: str = "bluesky://run/{uid}", record_documents: bool = True,
+            outside_hutches: Iterable[str] = ()) -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
-    Every run the RunEngine opens is first started in the record, behind both gates; a manual
+    Every run the RunEngine opens is first started in the record, behind both gates, and every
+    device a message of an open run reaches must sit within the run's permitted scope; a manual
     ``RE.resume()`` re-runs the gates for the open runs; the recorder folds the documents, the
     RunEngine's states and its suspensions into the record. Nothing is written into any namespace.
 
@@ -128,6 +131,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         ``False`` when ``cora record --zmq`` folds the documents in another process: this
         RunEngine then only gates (its start documents still carry ``cora_run_id``). A remote
         recorder sees no RunEngine states: it cannot tell a stop from a completion, nor pauses.
+    outside_hutches : iterable of str
+        Device names or ``fnmatch`` patterns that sit in no hutch (soft, simulated or computed
+        signals, the ring current); any other device the record cannot place is refused.
 
     Returns
     -------
@@ -159,15 +165,15 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
             if principal is not None:
                 overrides["principal"] = principal
             record = record.bound(**overrides) if overrides else record
-        gate = CoraGate(record, RE, principal=principal)
-        RE.preprocessors.append(gate)
+        gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches)
+        gate.attach(RE)
         RE.subscribe(gate.document, "stop")
         recorder = None
         if record_documents:
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
             RE.subscribe(recorder)
-            _chain(RE, "state_hook", recorder.state_hook)
-            _chain(RE, "msg_hook", recorder.msg_hook)
+            for hook in (ChainedHook(RE, "state_hook", recorder.state_hook), ChainedHook(RE, "msg_hook", recorder.msg_hook)):
+                gate.before_run.append(hook.ensure)
         CoraCommands(record, gate).register(RE)
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
@@ -175,16 +181,39 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         return cora
 
 
-def _chain(RE, attribute: str, hook: Callable) -> None:
-    """``state_hook`` and ``msg_hook`` are single attributes: keep whatever was there."""
-    previous = getattr(RE, attribute)
+class ChainedHook:
+    """Keep a hook in ``RE.state_hook`` or ``RE.msg_hook``, single attributes a profile may reassign.
 
-    def chained(*args):
-        if previous is not None:
-            previous(*args)
-        hook(*args)
+    Whatever was there before is called first. When a profile reassigns the attribute later
+    (a common debugging line), :meth:`ensure` (called before every run) chains the newcomer in
+    front of this hook again and warns once, so recording never silently stops.
+    """
 
-    setattr(RE, attribute, chained)
+    def __init__(self, RE, attribute: str, hook: Callable) -> None:
+        self.RE, self.attribute, self.hook = RE, attribute, hook
+        self.previous = getattr(RE, attribute)
+        self.warned = False
+        setattr(RE, attribute, self)
+
+    def __call__(self, *args) -> None:
+        if self.previous is not None:
+            self.previous(*args)
+        self.hook(*args)
+
+    def ensure(self) -> None:
+        current = getattr(self.RE, self.attribute)
+        if current is self:
+            return
+        self.previous = current
+        setattr(self.RE, self.attribute, self)
+        if not self.warned:
+            self.warned = True
+            warnings.warn(
+                f"RE.{self.attribute} was reassigned after cora_bluesky.install(); cora chained the new"
+                " hook in front of its own and keeps recording",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _gate_resume(RE, cora: Cora) -> None:
@@ -192,6 +221,8 @@ def _gate_resume(RE, cora: Cora) -> None:
     resume = RE.resume
 
     def gated_resume(*args, **kwargs):
+        for hook in cora.gate.before_run:
+            hook()
         cora.check_open_runs()
         return resume(*args, **kwargs)
 

@@ -1,22 +1,36 @@
-"""The start gate: a preprocessor that starts each run in the record before ``open_run``.
+"""The start gate: every run the RunEngine opens is started in the record first, on all it touches.
 
-The record decides with its own guards (an Active clearance covering the scope, every hutch in
-the derived enclosure scope permitted). A refusal is raised inside the plan, so the user plan's
-cleanup runs, no document is emitted and nothing is written.
+The gate sits in the RunEngine's command registry, not in its preprocessors: every ``open_run``
+the RunEngine executes reaches it, whatever the order of preprocessors, a reassigned
+``RE.preprocessors`` or a suspender's pre/post plan. It decides on the metadata the start
+document will carry. While a run is open, every message that acts on or reads a device passes
+it too: a device the record cannot place is refused, and a device from a hutch outside the
+run's scope joins the run only if that hutch is permitted now. A refusal is raised into the
+plan before the message reaches the device, and the run closes as failed with the refusal as
+its reason.
 """
 
 from __future__ import annotations
 
+import copy
+import fnmatch
 import threading
-from typing import Any, Iterable, Mapping
-
-from bluesky.utils import ensure_generator
+from collections import ChainMap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.plans.procedures import PROCEDURE_KEY
+from cora_bluesky.plans import stubs
+from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration
 
-#: Start-document keys only the gate writes.
-RESERVED_KEYS = frozenset({"cora_run_id", "cora_procedure_id"})
+#: Keys only the gate and ``procedure_wrapper`` write; user metadata carrying them is refused.
+RESERVED_KEYS = frozenset({"cora_run_id", "cora_procedure_id", PROCEDURE_KEY})
+
+#: Commands that act on or read a device. Stopping, unstaging and unsubscribing are never
+#: refused: they only ever take a device back to rest.
+DEVICE_COMMANDS = (
+    "set", "trigger", "read", "locate", "kickoff", "complete", "collect", "stage", "configure", "prepare", "monitor",
+)
 
 #: Metadata keys that name upstream concepts, and the external-reference scheme each becomes.
 EXTERNAL_REF_KEYS = {
@@ -38,11 +52,47 @@ def _names(value: Any) -> list[str]:
     return []
 
 
-class CoraGate:
-    """Start every run the RunEngine opens in the record first, or refuse it.
+def _enclosing_names(name: str) -> list[str]:
+    """``tomo_stage_x`` -> ``tomo_stage_x, tomo_stage, tomo``: ophyd joins with ``_``, ophyd-async with ``-``."""
+    names = [name]
+    for position in range(len(name) - 1, 0, -1):
+        if name[position] in "_-":
+            names.append(name[:position])
+    return names
 
-    A callable-class preprocessor, like ``SupplementalData``: it lives across runs so that it
-    knows which CORA runs are open (a procedure opened inside one is a phase of it).
+
+def _lineage(device: Any) -> list[Any]:
+    """The device and its parents, nearest first (ophyd ``parent``; ophyd-async ``parent``)."""
+    chain, seen = [], set()
+    while device is not None and id(device) not in seen:
+        seen.add(id(device))
+        chain.append(device)
+        device = getattr(device, "parent", None)
+    return chain
+
+
+def _name(device: Any) -> str | None:
+    name = getattr(device, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
+@dataclass
+class _OpenRun:
+    """A CORA run or procedure open in the RunEngine, and what it was admitted to touch."""
+
+    kind: str
+    ident: str
+    uid: str | None = None
+    #: Assets already within the run's scope (bound at its start or joined since).
+    assets: set[str] = field(default_factory=set)
+    refusal: e.CoraError | None = None
+
+
+class CoraGate:
+    """Start every run the RunEngine opens in the record first, and keep it within its scope.
+
+    A callable class that lives across runs, like ``SupplementalData``: it knows which CORA
+    runs are open, so a procedure opened inside a run is a phase of it.
 
     Parameters
     ----------
@@ -50,95 +100,151 @@ class CoraGate:
         The record to start runs in.
     RE : RunEngine, optional
         Held so that ``RE.md`` and per-call metadata (where queueserver item meta lands) are
-        merged as the RunEngine itself will merge them.
+        merged as the RunEngine itself merges them.
     principal : str, optional
-        Recorded as ``triggered_by``; else ``RE.md['operator']``, else the record's principal.
+        Recorded as ``triggered_by``; else the ``operator`` metadata, else the record's principal.
+    outside_hutches : iterable of str
+        Names or ``fnmatch`` patterns of devices that sit in no hutch (soft signals, simulated
+        or computed devices): they add nothing to a run's scope.
     """
 
-    def __init__(self, record, RE=None, *, principal: str | None = None) -> None:
+    def __init__(self, record, RE=None, *, principal: str | None = None, outside_hutches: Iterable[str] = ()) -> None:
         self.record = record
         self.RE = RE
         self.principal = principal
+        self.outside_hutches: list[str] = []
+        self.declare_outside_hutches(*outside_hutches)
+        #: Called before every run is decided (install() keeps the RunEngine's hooks chained).
+        self.before_run: list[Callable[[], None]] = []
         self._lock = threading.Lock()
-        #: start uid -> ("run" | "procedure", CORA id), in opening order
-        self._open: dict[str, tuple[str, str]] = {}
+        self._open: dict[Any, _OpenRun] = {}  # run key -> run, in opening order
+        #: id -> device admitted to every open run; cleared whenever a run opens
+        self._admitted: dict[int, Any] = {}
+        self._handlers: dict[str, Callable] = {}
 
-    def __call__(self, plan):
-        """Forward every message of ``plan``, starting each run in the record at its ``open_run``.
+    def declare_outside_hutches(self, *patterns: str) -> None:
+        """Declare devices (names or ``fnmatch`` patterns) that sit outside every hutch."""
+        for pattern in patterns:
+            if not isinstance(pattern, str) or not pattern.strip():
+                raise e.InvalidInputError("a device outside every hutch is named by a non-blank name or pattern")
+            self.outside_hutches.append(pattern)
 
-        A lean forwarder rather than ``plan_mutator``: it sits in front of every message of
-        every scan, so it does nothing but pass messages, replies and exceptions through.
-        """
-        plan = ensure_generator(plan)
-        reply, error = None, None
-        while True:
-            try:
-                msg = plan.send(reply) if error is None else plan.throw(error)
-            except StopIteration as done:
-                return done.value
-            error = None
-            try:
-                if msg.command == "open_run":
-                    reply = yield from self._open_run(msg)
-                else:
-                    reply = yield msg
-            except GeneratorExit:
-                plan.close()
-                raise
-            except Exception as failure:  # a refusal, or what the RunEngine threw: the plan's to handle
-                error, reply = failure, None
+    def attach(self, RE) -> None:
+        """Put the gate in front of ``open_run``, ``close_run`` and every device command of ``RE``."""
+        self.RE = RE
+        registry = RE._command_registry  # the RunEngine's own handlers, wrapped rather than copied
+        self._handlers = {name: registry[name] for name in ("open_run", "close_run", *DEVICE_COMMANDS)}
+        RE.register_command("open_run", self._open_run)
+        RE.register_command("close_run", self._close_run)
+        for name in DEVICE_COMMANDS:
+            RE.register_command(name, self._guarded(self._handlers[name]))
 
     # --- bookkeeping of open runs ---------------------------------------------------------
 
     def document(self, name: str, doc: Mapping[str, Any]) -> None:
-        """Document callback: forget a run once its stop document is out."""
+        """Document callback: forget a run once its stop document is out (abort and halt close
+        runs without a ``close_run`` message)."""
         if name == "stop":
             with self._lock:
-                self._open.pop(doc.get("run_start"), None)
+                for key, run in list(self._open.items()):
+                    if run.uid == doc.get("run_start"):
+                        del self._open[key]
 
     def innermost(self) -> tuple[str, str] | None:
         """``(kind, CORA id)`` of the innermost open run or procedure, if any."""
         with self._lock:
-            return next(reversed(self._open.values()), None)
+            run = next(reversed(self._open.values()), None)
+        return None if run is None else (run.kind, run.ident)
 
     def open_runs(self) -> list[str]:
         """CORA ids of the runs (not procedures) open in this RunEngine, outermost first."""
         with self._lock:
-            return [ident for kind, ident in self._open.values() if kind == "run"]
+            return [run.ident for run in self._open.values() if run.kind == "run"]
 
-    # --- the gate -------------------------------------------------------------------------
+    # --- open_run and close_run -------------------------------------------------------------
 
-    def merged_metadata(self, msg) -> dict[str, Any]:
-        """The metadata the start document will carry, in the RunEngine's order of precedence."""
-        md: dict[str, Any] = {}
-        if self.RE is not None:
-            md.update(self.RE.md)
-            md["plan_name"] = getattr(getattr(self.RE, "_plan", None), "__name__", "")
-        md.update(msg.kwargs)
-        if self.RE is not None:
-            md.update(getattr(self.RE, "_metadata_per_call", {}))
-        return md
-
-    def _open_run(self, msg):
-        md = self.merged_metadata(msg)
-        reserved = sorted(RESERVED_KEYS & md.keys())
-        if reserved:
-            raise e.ReservedMetadataError(
-                f"{', '.join(reserved)} is written by the cora-bluesky gate; remove it from the metadata",
-                keys=reserved,
+    def final_metadata(self, msg) -> dict[str, Any]:
+        """The metadata the start document will carry, merged as ``RunEngine._open_run`` merges it."""
+        if self.RE is None:
+            return dict(msg.kwargs)
+        plan = getattr(self.RE, "_plan", None)
+        return dict(
+            ChainMap(
+                getattr(self.RE, "_metadata_per_call", {}),
+                msg.kwargs,
+                {"plan_type": type(plan).__name__, "plan_name": getattr(plan, "__name__", "")},
+                self.RE.md,
             )
-        if PROCEDURE_KEY in md:
-            kind, ident = "procedure", self._start_procedure(md)
-        else:
-            kind, ident = "run", self._start_run(md)
+        )
+
+    async def _open_run(self, msg):
+        for hook in self.before_run:
+            hook()
+        md = self.final_metadata(msg)
+        if self.RE is not None:
+            # the RunEngine's own checks first (a refusal there writes nothing), then decide on
+            # the metadata exactly as the start document will carry it
+            self.RE.md_validator(dict(md))
+            md = self.RE.md_normalizer(copy.deepcopy(md))
+        kind, ident, assets = self.start(md, user_keys=self.user_keys())
+        kwargs = {**msg.kwargs, f"cora_{kind}_id": ident}
+        if isinstance(kwargs.get(PROCEDURE_KEY), ProcedureDeclaration):
+            kwargs[PROCEDURE_KEY] = dict(kwargs[PROCEDURE_KEY])  # a plain mapping in the document
         try:
-            uid = yield msg._replace(kwargs={**msg.kwargs, f"cora_{kind}_id": ident})
+            uid = await self._handlers["open_run"](msg._replace(kwargs=kwargs))
         except BaseException as failure:
             self._close_unopened(kind, ident, failure)
             raise
         with self._lock:
-            self._open[uid] = (kind, ident)
+            self._open[msg.run] = _OpenRun(kind, ident, uid, set(assets))
+            self._admitted.clear()
         return uid
+
+    async def _close_run(self, msg):
+        run = self._open.get(msg.run)
+        if run is not None and run.refusal is not None:
+            # the plan may have caught the refusal: the stop document still says what happened
+            msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:500]})
+        result = await self._handlers["close_run"](msg)
+        with self._lock:
+            self._open.pop(msg.run, None)
+        return result
+
+    def user_keys(self) -> set[str]:
+        """Keys of the metadata users set: ``RE.md`` and the call's (where queue item meta lands)."""
+        if self.RE is None:
+            return set()
+        return set(self.RE.md) | set(getattr(self.RE, "_metadata_per_call", {}))
+
+    def start(self, md: Mapping[str, Any], *, user_keys: Iterable[str] = ()) -> tuple[str, str, list[str]]:
+        """Start the run ``md`` describes in the record, or raise the refusal.
+
+        Parameters
+        ----------
+        md : mapping
+            The final metadata of the run.
+        user_keys : iterable of str
+            Keys of ``md`` that users set rather than the plan: none may be reserved.
+
+        Returns
+        -------
+        (kind, CORA id, asset ids in scope)
+        """
+        declared = md.get(PROCEDURE_KEY)
+        forged = set(RESERVED_KEYS & set(user_keys)) | ((RESERVED_KEYS - {PROCEDURE_KEY}) & md.keys())
+        if declared is not None and not isinstance(declared, ProcedureDeclaration):
+            forged.add(PROCEDURE_KEY)
+        if forged:
+            keys = sorted(forged)
+            raise e.ReservedMetadataError(
+                f"{', '.join(keys)} may not come from metadata: the gate writes the ids, and only"
+                " procedure_wrapper(plan, ...) declares a Procedure; remove them from RE.md, the call,"
+                " the plan's md or the queue item",
+                keys=keys,
+            )
+        if declared is not None:
+            return self._start_procedure(declared, md)
+        return self._start_run(md)
 
     def _plan_id(self, md: Mapping[str, Any]) -> str:
         if md.get("cora_plan_id"):
@@ -151,22 +257,49 @@ class CoraGate:
             )
         return self.record.find_plan(name).id
 
-    def _assets(self, asset_ids: Iterable[str], devices: Iterable[str]) -> list[str]:
-        """The given asset ids plus every asset answering to one of the ophyd device names."""
-        devices = list(devices)
-        found = [asset.id for asset in self.record.assets_for_devices(devices)] if devices else []
-        return list(dict.fromkeys([*asset_ids, *found]))
+    def _answering(self, names: list[str]) -> dict[str, list[str]]:
+        """Device name -> every asset answering to it (all of them count: fail closed)."""
+        answering: dict[str, list[str]] = {}
+        for asset in self.record.assets_for_devices(names) if names else ():
+            for device in asset.device_names:
+                answering.setdefault(device, []).append(asset.id)
+        return answering
 
-    def _start_run(self, md: Mapping[str, Any]) -> str:
+    def _place_names(self, names: Iterable[str]) -> list[str]:
+        """Asset ids for device names from the metadata; an unplaceable name is refused."""
+        candidates = {name: _enclosing_names(name) for name in dict.fromkeys(names)}
+        answering = self._answering([c for chain in candidates.values() for c in chain])
+        found, unknown = [], []
+        for name, chain in candidates.items():
+            assets = next((answering[c] for c in chain if c in answering), None)
+            if assets is not None:
+                found += assets
+            elif not self._outside(chain):
+                unknown.append(name)
+        if unknown:
+            raise self._unknown(unknown)
+        return list(dict.fromkeys(found))
+
+    def _outside(self, names: Iterable[str]) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self.outside_hutches)
+
+    def _unknown(self, devices: list[str]) -> e.RunRequiresKnownDevicesError:
+        return e.RunRequiresKnownDevicesError(
+            f"the record cannot place device(s) {', '.join(devices)}: no asset answers to them or to"
+            " a device they belong to; add their names to an asset's device_names in the beamline"
+            " model, or declare them under outside_hutches if they sit in no hutch",
+            devices=devices,
+        )
+
+    def _start_run(self, md: Mapping[str, Any]) -> tuple[str, str, list[str]]:
         plan_name = md.get("plan_name") or "bluesky run"
+        devices = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
         run = self.record.start_run(
             name=str(md.get("cora_run_name") or plan_name)[:200],
             plan_id=self._plan_id(md),
             subject_id=md.get("subject_id"),
             override_parameters=md.get("cora_parameters") or {},
-            asset_ids=self._assets(
-                _names(md.get("cora_asset_ids")), _names(md.get("detectors")) + _names(md.get("motors"))
-            ),
+            asset_ids=list(dict.fromkeys([*_names(md.get("cora_asset_ids")), *devices])),
             triggered_by=self.principal or md.get("operator") or self.record.principal,
             external_refs=[
                 (scheme, str(md[key]))
@@ -174,22 +307,24 @@ class CoraGate:
                 if isinstance(md.get(key), (str, int)) and not isinstance(md.get(key), bool) and str(md[key]).strip()
             ],
         )
-        return run.id
+        return "run", run.id, list(run.asset_ids)
 
-    def _start_procedure(self, md: Mapping[str, Any]) -> str:
-        declared = md[PROCEDURE_KEY]
-        if not isinstance(declared, Mapping):
-            raise e.InvalidProcedureNameError(f"{PROCEDURE_KEY} must be the mapping procedure_wrapper writes")
+    def _start_procedure(self, declared: Mapping[str, Any], md: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+        targets = list(dict.fromkeys([
+            *_names(declared.get("target_asset_ids")),
+            *self._place_names(_names(declared.get("target_devices"))),
+        ]))
+        devices = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
+        # the Procedure has no clearance gate, but people in an unsecured hutch are never moved around
+        self.record.check_equipment_permits([*targets, *devices])
         open_runs = self.open_runs()
         procedure = self.record.start_new_procedure(
             name=declared.get("name"),
             kind=declared.get("kind"),
-            target_asset_ids=self._assets(
-                _names(declared.get("target_asset_ids")), _names(declared.get("target_devices"))
-            ),
+            target_asset_ids=targets,
             parent_run_id=open_runs[-1] if open_runs else None,
         )
-        return procedure.id
+        return "procedure", procedure.id, list(dict.fromkeys([*targets, *devices]))
 
     def _close_unopened(self, kind: str, ident: str, failure: BaseException) -> None:
         """The RunEngine failed to open a run the record started: close it honestly."""
@@ -201,3 +336,53 @@ class CoraGate:
                 self.record.abort_procedure(ident, reason=reason)
         except e.CoraError:
             pass  # the original failure is what the caller needs to see
+
+    # --- devices reached while a run is open ------------------------------------------------
+
+    def _guarded(self, handler):
+        admitted, open_runs = self._admitted, self._open
+
+        async def guarded(msg):
+            # the common case costs two lookups: nothing open, or a device already admitted
+            if open_runs and msg.obj is not None and id(msg.obj) not in admitted:
+                self.admit(msg.obj)
+            return await handler(msg)
+
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    def admit(self, device: Any) -> None:
+        """Let ``device`` act within every open run, or raise the refusal into the plan."""
+        try:
+            assets = self._place_device(device)
+            with self._lock:
+                runs = list(self._open.values())
+            for run in runs:
+                joining = [asset for asset in assets if asset not in run.assets]
+                if not joining:
+                    continue
+                if run.kind == "run":
+                    self.record.join_run_assets(run.ident, asset_ids=joining, devices=[_name(device) or repr(device)])
+                else:
+                    self.record.check_equipment_permits([*run.assets, *joining])
+                run.assets.update(joining)
+        except e.CoraError as refusal:
+            with self._lock:
+                for run in self._open.values():
+                    run.refusal = run.refusal or refusal
+            raise
+        self._admitted[id(device)] = device
+
+    def _place_device(self, device: Any) -> list[str]:
+        """The assets of the nearest device in the lineage the record knows; none if outside hutches."""
+        lineage = _lineage(device)
+        if any(part is stubs._step_device for part in lineage):
+            return []  # cora's own soft device, carrying procedure steps into their stream
+        names = [name for name in map(_name, lineage) if name]
+        answering = self._answering(names)
+        for name in names:
+            if name in answering:
+                return answering[name]
+        if self._outside(names):
+            return []
+        raise self._unknown(names[:1] or [repr(device)])

@@ -11,6 +11,14 @@ from bluesky.utils import Msg, make_decorator
 PROCEDURE_KEY = "cora_procedure"
 
 
+class ProcedureDeclaration(dict):
+    """A declaration only :func:`procedure_wrapper` makes.
+
+    The gate starts a Procedure instead of a Run only for an instance of this type: a mapping
+    under the same key in ``RE.md``, call metadata or a queue item (JSON: plain dicts) is refused.
+    """
+
+
 def procedure_wrapper(
     plan,
     *,
@@ -39,12 +47,12 @@ def procedure_wrapper(
     msg : Msg
         messages from plan, with ``open_run`` carrying the declaration
     """
-    declaration = {
-        "name": name,
-        "kind": kind,
-        "target_asset_ids": list(target_asset_ids),
-        "target_devices": list(target_devices),
-    }
+    declaration = ProcedureDeclaration(
+        name=name,
+        kind=kind,
+        target_asset_ids=list(target_asset_ids),
+        target_devices=list(target_devices),
+    )
 
     def declare(msg):
         if msg.command == "open_run" and PROCEDURE_KEY not in msg.kwargs:

@@ -21,11 +21,17 @@ def load_beamline(record: Record, model: Mapping[str, Any], *, substitutions: Ma
     model : mapping
         ``enclosures`` (name, secured_pv, shutter_pvs), ``assets`` (name, family, parent or
         enclosure by name, device_names), ``methods`` (name, parameters_schema, needed_families)
-        and ``plans`` (name, method and assets by name, default_parameters), as lists of tables.
+        and ``plans`` (name, method and assets by name, default_parameters), as lists of tables;
+        ``outside_hutches``, names or patterns of devices that sit in no hutch, is returned as
+        it is for ``install(..., outside_hutches=...)``.
     substitutions : mapping
         Values for ``{placeholders}`` in PV names, such as the PSS prefix.
     """
-    ids: dict[str, dict[str, str]] = {"enclosures": {}, "assets": {}, "methods": {}, "plans": {}}
+    ids: dict[str, Any] = {"enclosures": {}, "assets": {}, "methods": {}, "plans": {}}
+    outside = model.get("outside_hutches", [])
+    if isinstance(outside, str) or not all(isinstance(p, str) and p.strip() for p in outside):
+        raise e.InvalidInputError("outside_hutches is a list of device names or patterns")
+    ids["outside_hutches"] = list(outside)
 
     def known(aggregate, name: str) -> str | None:
         found = record.store.find(aggregate.kind, name=name)

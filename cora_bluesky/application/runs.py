@@ -13,7 +13,7 @@ from cora_bluesky.application.schemas import parameter_check
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain import run as r
 from cora_bluesky.domain.calibration import active_revisions
-from cora_bluesky.domain.gates import GateContext, Permit, check_scope, enclosure_scope
+from cora_bluesky.domain.gates import GateContext, Permit, check_enclosures, check_scope, enclosure_scope
 from cora_bluesky.domain.run import RunState
 
 
@@ -124,6 +124,18 @@ class RunCommands(RecordCore):
         check_scope(run.id, run.subject_id, run.asset_ids, self._gate_context(run.id, run.subject_id, run.asset_ids))
         return run
 
+    def check_equipment_permits(self, asset_ids: Iterable[str]) -> None:
+        """Refuse unless every hutch the assets sit in (walking up their chain) is permitted now.
+
+        Raises
+        ------
+        RunRequiresPermittedEnclosureError, RunEnclosureCoverageMismatchError
+        """
+        assets = self._asset_chain(asset_ids)
+        scope = enclosure_scope(tuple(asset_ids), assets)
+        enclosures = self._views(ENCLOSURE, scope)
+        check_enclosures(scope, enclosures, self._read_permits(enclosures))
+
     def _read_permits(self, enclosures: Mapping[str, Any]) -> Mapping[str, Permit]:
         if not enclosures:
             return {}
@@ -183,6 +195,28 @@ class RunCommands(RecordCore):
     def summarize_run(self, run_id: str, summary: Mapping[str, Any]) -> RunState:
         """Record what an open run amounted to (events per stream, time held, ...) before it ends."""
         return self._transition(r.SummarizeRun(run_id, summary), "SummarizeRun")
+
+    def join_run_assets(self, run_id: str, *, asset_ids: Iterable[str], devices: Iterable[str] = ()) -> RunState:
+        """Bind equipment a running plan reached mid-flight; hutches it adds are checked now.
+
+        Raises
+        ------
+        RunRequiresPermittedEnclosureError
+            A hutch the equipment adds to the run's scope is not permitted; nothing is written.
+        """
+        command = r.JoinRunAssets(run_id, tuple(asset_ids), tuple(devices))
+
+        def decide(state: RunState | None) -> tuple:
+            if state is None:
+                return r.decide(command, state, r.At(self.now()))
+            joining = tuple(a for a in command.asset_ids if isinstance(a, str))
+            assets = self._asset_chain(state.asset_ids + joining)
+            known = set(enclosure_scope(state.asset_ids, assets))
+            enclosures = self._views(ENCLOSURE, [h for h in enclosure_scope(joining, assets) if h not in known])
+            ctx = r.JoinContext(self.now(), assets, enclosures, self._read_permits(enclosures))
+            return r.decide(command, state, ctx)
+
+        return self._write(RUN, run_id, decide, "JoinRunAssets")
 
     def _transition(self, command: Any, name: str) -> RunState:
         return self._write(

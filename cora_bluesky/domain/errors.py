@@ -252,6 +252,14 @@ class RunCannotSummarizeError(ConflictError):
     """A run is summarized while it is still open, just before it ends."""
 
 
+class RunCannotJoinAssetsError(ConflictError):
+    """Equipment joins a run only while it is open (Running or Held)."""
+
+
+class RunRequiresKnownDevicesError(ConflictError):
+    """A run touches devices that no asset answers to and the model places in no hutch."""
+
+
 class InvalidRunDatasetError(InvalidInputError):
     """A dataset link names a Bluesky start uid (1-100 chars) and a URI (1-2000 chars)."""
 

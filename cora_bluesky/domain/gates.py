@@ -68,38 +68,48 @@ def enclosure_scope(asset_ids: Iterable[str], assets: Mapping[str, AssetState]) 
     return tuple(scope)
 
 
+def unpermitted(
+    scope: Sequence[str],
+    enclosures: Mapping[str, EnclosureState],
+    permits: Mapping[str, Permit],
+) -> dict[str, str]:
+    """Hutch name -> why it is not permitted, for each hutch of ``scope`` that is not."""
+    failing = {}
+    for hutch in scope:
+        permit = permits.get(hutch)
+        if permit is None or not permit.permitted:
+            enclosure = enclosures.get(hutch)
+            failing[enclosure.name if enclosure is not None else hutch] = (
+                permit.detail if permit is not None else "no permit reading"
+            )
+    return failing
+
+
+def explain(details: Mapping[str, str]) -> str:
+    return "; ".join(f"{hutch}: {why}" for hutch, why in details.items())
+
+
 def check_enclosures(
     scope: Sequence[str],
     enclosures: Mapping[str, EnclosureState],
     permits: Mapping[str, Permit],
 ) -> None:
     """Refuse unless every hutch in ``scope`` is permitted; a hutch with no reading fails."""
-    if not scope:
+    details = unpermitted(scope, enclosures, permits)
+    if not details:
         return
-
-    def name(enclosure_id: str) -> str:
-        enclosure = enclosures.get(enclosure_id)
-        return enclosure.name if enclosure is not None else enclosure_id
-
-    failing = [hutch for hutch in scope if not (permits.get(hutch) and permits[hutch].permitted)]
-    if not failing:
-        return
-    details = {
-        name(hutch): (permits[hutch].detail if hutch in permits else "no permit reading")
-        for hutch in failing
-    }
-    explained = "; ".join(f"{hutch}: {why}" for hutch, why in details.items())
-    if len(failing) == len(scope):
+    if len(details) == len(scope):
         raise e.RunRequiresPermittedEnclosureError(
-            f"no hutch in this run's scope is permitted ({explained}); search and secure it",
-            hutches=[name(h) for h in failing],
+            f"no hutch in this run's scope is permitted ({explain(details)}); search and secure it",
+            hutches=list(details),
             details=details,
         )
+    permitted = [h for h in scope if permits.get(h) and permits[h].permitted]
     raise e.RunEnclosureCoverageMismatchError(
-        f"hutch(es) {', '.join(name(h) for h in failing)} not permitted ({explained});"
+        f"hutch(es) {', '.join(details)} not permitted ({explain(details)});"
         " search and secure them before starting",
-        hutches=[name(h) for h in failing],
-        permitted=[name(h) for h in scope if h not in failing],
+        hutches=list(details),
+        permitted=[enclosures[h].name if h in enclosures else h for h in permitted],
         details=details,
     )
 

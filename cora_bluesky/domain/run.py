@@ -10,6 +10,7 @@ Transitions (``TRANSITIONS`` below is what :func:`decide` consults)::
     stop_run      Running | Held    -> Stopped     reason
     truncate_run  Running | Held    -> Truncated   reason, optional interrupted_at
     adjust_run    Running | Held    (unchanged)    reason, RFC 7396 patch
+    join_assets   Running | Held    (unchanged)    every hutch the assets add must be permitted
 
 Every transition is strict: repeating one raises instead of doing nothing, so the stream never
 holds a "did nothing" entry. Terminal states absorb every command.
@@ -26,7 +27,7 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.calibration import CalibrationState
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
-from cora_bluesky.domain.gates import GateContext, Permit, check_scope
+from cora_bluesky.domain.gates import GateContext, Permit, check_scope, enclosure_scope, explain, unpermitted
 from cora_bluesky.domain.merge_patch import merge_patch
 from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
 from cora_bluesky.domain.subject import MEASURABLE, SubjectState
@@ -177,6 +178,16 @@ class SummarizeRun:
 
 
 @dataclass(frozen=True)
+class JoinRunAssets:
+    """Equipment the running plan reached that the run did not start with."""
+
+    run_id: str
+    asset_ids: tuple[str, ...]
+    #: The device names the plan addressed, for the record and the refusal.
+    devices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Reading:
     """One reading offered to the run's logbook."""
 
@@ -281,6 +292,16 @@ class RunSummarized:
 
 
 @dataclass(frozen=True)
+class RunAssetsJoined:
+    run_id: str
+    asset_ids: tuple[str, ...]
+    devices: tuple[str, ...]
+    #: Hutches the assets added to the run's scope, each permitted when they joined.
+    enclosure_ids: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class RunReadingLogbookOpened:
     run_id: str
     logbook_id: str
@@ -334,6 +355,15 @@ class AdjustContext(At):
 
 
 @dataclass(frozen=True)
+class JoinContext(At):
+    """The run's and the joining assets' containment chains, and permits of hutches they add."""
+
+    assets: Mapping[str, AssetState]
+    enclosures: Mapping[str, EnclosureState]
+    permits: Mapping[str, Permit]
+
+
+@dataclass(frozen=True)
 class ReadingsContext(At):
     #: The id to use if this append opens the logbook.
     new_logbook_id: str
@@ -351,6 +381,7 @@ TRANSITIONS = {
     AppendRunReadings: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
     LinkRunDataset: (frozenset({R.RUNNING, R.HELD}), e.RunCannotLinkDatasetError),
     SummarizeRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotSummarizeError),
+    JoinRunAssets: (frozenset({R.RUNNING, R.HELD}), e.RunCannotJoinAssetsError),
 }
 
 #: event -> the status it leaves the run in
@@ -421,6 +452,9 @@ def decide(command, state: RunState | None, ctx: At) -> tuple:
         case SummarizeRun():
             summary = json_object(command.summary, e.InvalidRunSummaryError, what="summary")
             return (RunSummarized(state.id, summary, now),)
+        case JoinRunAssets():
+            assert isinstance(ctx, JoinContext)
+            return _join(command, state, ctx)
     raise TypeError(f"not a run command: {command!r}")
 
 
@@ -440,6 +474,29 @@ def _adjust(command: AdjustRun, state: RunState, why: str, ctx: AdjustContext) -
                 violations=list(violations),
             )
     return RunAdjusted(state.id, patch, effective, why, decision, ctx.now)
+
+
+def _join(command: JoinRunAssets, state: RunState, ctx: JoinContext) -> tuple:
+    """New equipment joins a running plan only if every hutch it adds is permitted now."""
+    joining = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
+    joining = tuple(asset for asset in joining if asset not in state.asset_ids)
+    if not joining:
+        return ()
+    _check_assets(joining, ctx.assets)
+    known = set(enclosure_scope(state.asset_ids, ctx.assets))
+    added = tuple(hutch for hutch in enclosure_scope(joining, ctx.assets) if hutch not in known)
+    devices = tuple(str(name) for name in command.devices)
+    details = unpermitted(added, ctx.enclosures, ctx.permits)
+    if details:
+        raise e.RunRequiresPermittedEnclosureError(
+            f"{', '.join(devices) or 'equipment'} in hutch(es) {', '.join(details)} reached run"
+            f" {state.name!r} while not permitted ({explain(details)}); the message never reached"
+            " the device: search and secure the hutch, then run the plan again",
+            hutches=list(details),
+            devices=list(devices),
+            details=details,
+        )
+    return (RunAssetsJoined(state.id, joining, devices, added, ctx.now),)
 
 
 def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext) -> tuple:
@@ -631,6 +688,8 @@ def evolve(state: RunState | None, event) -> RunState:
         return replace(state, datasets=state.datasets + (dataset,), updated_at=event.occurred_at)
     if isinstance(event, RunSummarized):
         return replace(state, summary=event.summary, updated_at=event.occurred_at)
+    if isinstance(event, RunAssetsJoined):
+        return replace(state, asset_ids=state.asset_ids + event.asset_ids, updated_at=event.occurred_at)
     changes: dict[str, Any] = {"status": TARGET[type(event)], "updated_at": event.occurred_at}
     if isinstance(event, (RunAborted, RunStopped, RunTruncated)):
         changes["last_reason"] = event.reason
@@ -651,4 +710,5 @@ EVENTS = (
     RunReadingLogbookOpened,
     RunDatasetLinked,
     RunSummarized,
+    RunAssetsJoined,
 )

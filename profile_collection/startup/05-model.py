@@ -7,3 +7,4 @@ with open(PROFILE_DIR / "beamline.toml", "rb") as _model:
     beamline_ids = _load_beamline(
         record, _tomllib.load(_model), substitutions={"pss": _os.environ["CORA_PSS_PREFIX"]}
     )
+cora.gate.declare_outside_hutches(*beamline_ids["outside_hutches"])

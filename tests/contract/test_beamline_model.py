@@ -18,6 +18,7 @@ def test_the_model_loads_once_with_its_containment_and_pvs(record):
     ids = load_beamline(record, model, substitutions={"pss": "PA:02BM:"})
     again = load_beamline(record, model, substitutions={"pss": "PA:02BM:"})
     assert again == ids
+    assert ids["outside_hutches"] == ["ring_current"]
     assert len(record.list_assets().items) == len(model["assets"])
     hutch_b = record.get_enclosure(ids["enclosures"]["2-BM-B"])
     assert hutch_b.secured_pv == "PA:02BM:B:SECURED" and hutch_b.shutter_pvs == ("PA:02BM:B:SHUTTER",)
@@ -34,3 +35,9 @@ def test_a_model_naming_what_it_never_describes_is_refused(record):
     with pytest.raises(e.InvalidInputError, match="ghost"):
         load_beamline(record, {"assets": [{"name": "stage", "family": "f", "parent": "ghost"}]})
     assert record.list_assets().items == []
+
+
+@pytest.mark.parametrize("outside", ["ring_current", [""], [3]])
+def test_outside_hutches_must_list_names_or_patterns(record, outside):
+    with pytest.raises(e.InvalidInputError, match="outside_hutches"):
+        load_beamline(record, {"outside_hutches": outside})

@@ -17,7 +17,7 @@ rot = SynAxis(name="rot")
 cam = SynGauss("cam", rot, "rot", center=0, Imax=1)
 temp = Signal(name="sample_temp", value=290.0)
 RE = RunEngine({})
-cora_bluesky.install(RE, record, spool=spool)
+cora_bluesky.install(RE, record, spool=spool, outside_hutches=["sample_temp"])
 RE.preprocessors.insert(0, SupplementalData(monitors=[temp]))
 
 

@@ -10,7 +10,7 @@ import bluesky.plans as bp
 import bluesky.preprocessors as bpp
 import pytest
 from bluesky import RunEngine
-from bluesky.utils import RunEngineInterrupted
+from bluesky.utils import IllegalMessageSequence, Msg, RunEngineInterrupted
 from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
 from support import activate_clearance
@@ -145,13 +145,12 @@ def test_invalid_alarm_fails_closed(session, devices, ioc):
 
 def test_empty_scope_permits(session, devices, ioc):
     RE, cora, record, ids, documents = session
-    _, _, mono = devices
-    bench = record.register_asset(name="offline bench", family="bench", device_names=["mono"])
+    bench = record.register_asset(name="offline bench", family="bench", device_names=["bench_det"])
     plan = record.register_plan(name="bench_count", method_id=record.register_method(name="bench").id, asset_ids=[bench.id])
     activate_clearance(record, asset_ids=[bench.id])
     ioc.put("A:SECURED", 0)
     ioc.put("B:SECURED", 0)
-    RE(bp.count([mono]), cora_plan_id=plan.id, cora_asset_ids=[bench.id], detectors=[])
+    RE(bp.count([SynAxis(name="bench_det")]), cora_plan_id=plan.id)
     assert len(runs(record)) == 1
 
 
@@ -215,7 +214,7 @@ def test_procedure_inside_a_run_is_a_phase_of_it(session, devices):
     assert record.get_run(starts[0]["cora_run_id"]).status == "Completed"
 
 
-def test_a_run_the_runengine_cannot_open_is_aborted_in_the_record(session, devices):
+def test_the_runengines_metadata_validator_refuses_before_the_record_is_written(session, devices):
     RE, cora, record, ids, documents = session
     rot, cam, _ = devices
     activate_clearance(record, subject_ids=[ids.subject])
@@ -226,8 +225,25 @@ def test_a_run_the_runengine_cannot_open_is_aborted_in_the_record(session, devic
     RE.md_validator = refuse
     with pytest.raises(ValueError):
         RE(bp.scan([cam], rot, -1, 1, 3), subject_id=ids.subject)
-    (run,) = runs(record)
-    assert run.status == "Aborted" and "sample_name is required" in run.last_reason
+    assert runs(record) == [] and documents == []
+
+
+def test_a_run_the_runengine_cannot_open_is_aborted_in_the_record(session, devices):
+    RE, cora, record, ids, documents = session
+    activate_clearance(record, subject_ids=[ids.subject])
+
+    def same_key_twice():
+        yield Msg("open_run", run="k", subject_id=ids.subject)
+        yield Msg("open_run", run="k", subject_id=ids.subject)
+
+    record.register_plan(name="same_key_twice", method_id=ids.method, asset_ids=[ids.stage, ids.camera],
+                         default_parameters={"exposure": 0.1})
+    with pytest.raises(IllegalMessageSequence):
+        RE(same_key_twice())
+    statuses = sorted((run.status, run.last_reason or "") for run in runs(record))
+    assert len(statuses) == 2 and statuses[0][0] == "Aborted"
+    assert "the RunEngine did not open the run: IllegalMessageSequence" in statuses[0][1]
+    assert [name for name, _ in documents].count("start") == 1
 
 
 def test_install_once_per_runengine(session):

@@ -23,7 +23,7 @@ def rig(tmp_path, ioc, epics_permits):
     ids = load_beamline(record, tomllib.loads(MODEL.read_text()), substitutions={"pss": ioc.prefix})
     devices = build_devices(axis_offset=-4.6)
     RE = RunEngine({})
-    cora = cora_bluesky.install(RE, record, spool=tmp_path / "spool")
+    cora = cora_bluesky.install(RE, record, spool=tmp_path / "spool", outside_hutches=ids["outside_hutches"])
     sample = record.register_subject(name="sn-1")
     record.mount_subject(sample.id)
     form = record.register_clearance(form_type="aps-esaf", title="ESAF", asset_ids=[ids["assets"]["camera"]])
