@@ -137,4 +137,13 @@ def test_queued_plans_are_gated_and_recorded(queueserver, ioc):
     assert refused["result"]["exit_status"] != "completed"
     assert "RunRequiresPermittedEnclosure" in refused["result"]["msg"]
     assert len(record.list_runs().items) == 2  # nothing written
+
+    ioc.put("B:SECURED", 1)
+    RM.queue_clear()  # the refused item went back to the queue
+    forged = BPlan("dark_field", frames=2)  # a queue item cannot make its run a Procedure
+    forged.meta = {"operator": "qs-alice", "cora_procedure": {"name": "align", "kind": "alignment"}}
+    refused = _run(RM, forged)
+    assert refused["result"]["exit_status"] != "completed"
+    assert "ReservedMetadata" in refused["result"]["msg"]
+    assert len(record.list_runs().items) == 2 and record.list_procedures().items == []
     record.close()
