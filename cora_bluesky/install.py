@@ -168,12 +168,14 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches)
         gate.attach(RE)
         RE.subscribe(gate.document, "stop")
+        states = ChainedHook(RE, "state_hook", gate.state_hook)
+        gate.before_run.append(states.ensure)
         recorder = None
         if record_documents:
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
             RE.subscribe(recorder)
-            for hook in (ChainedHook(RE, "state_hook", recorder.state_hook), ChainedHook(RE, "msg_hook", recorder.msg_hook)):
-                gate.before_run.append(hook.ensure)
+            states.hooks.append(recorder.state_hook)
+            gate.before_run.append(ChainedHook(RE, "msg_hook", recorder.msg_hook).ensure)
         CoraCommands(record, gate).register(RE)
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
@@ -182,15 +184,15 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
 
 
 class ChainedHook:
-    """Keep a hook in ``RE.state_hook`` or ``RE.msg_hook``, single attributes a profile may reassign.
+    """cora's hooks in ``RE.state_hook`` or ``RE.msg_hook``, single attributes a profile may reassign.
 
     Whatever was there before is called first. When a profile reassigns the attribute later
     (a common debugging line), :meth:`ensure` (called before every run) chains the newcomer in
-    front of this hook again and warns once, so recording never silently stops.
+    front of cora's hooks again and warns once, so recording never silently stops.
     """
 
-    def __init__(self, RE, attribute: str, hook: Callable) -> None:
-        self.RE, self.attribute, self.hook = RE, attribute, hook
+    def __init__(self, RE, attribute: str, *hooks: Callable) -> None:
+        self.RE, self.attribute, self.hooks = RE, attribute, list(hooks)
         self.previous = getattr(RE, attribute)
         self.warned = False
         setattr(RE, attribute, self)
@@ -198,7 +200,8 @@ class ChainedHook:
     def __call__(self, *args) -> None:
         if self.previous is not None:
             self.previous(*args)
-        self.hook(*args)
+        for hook in self.hooks:
+            hook(*args)
 
     def ensure(self) -> None:
         current = getattr(self.RE, self.attribute)

@@ -150,6 +150,13 @@ class CoraGate:
                     if run.uid == doc.get("run_start"):
                         del self._open[key]
 
+    def state_hook(self, new: str, old: str) -> None:
+        """An idle RunEngine has no run open, however its runs ended."""
+        if new == "idle":
+            with self._lock:
+                self._open.clear()
+                self._admitted.clear()
+
     def innermost(self) -> tuple[str, str] | None:
         """``(kind, CORA id)`` of the innermost open run or procedure, if any."""
         with self._lock:

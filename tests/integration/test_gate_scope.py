@@ -477,3 +477,25 @@ def test_the_gate_decides_on_the_metadata_the_normalizer_leaves(rig):
     (run,) = the_runs(cora, record)
     assert starts(documents)[0]["subject_id"] == run.subject_id == ids.subject
     assert ("esaf", "ESAF-12") in {(r.scheme, r.id) for r in run.external_refs}
+
+
+def test_an_aborted_run_leaves_no_stale_scope_behind(rig, ioc):
+    RE, cora, record, ids, devices, documents = rig
+
+    @bpp.run_decorator(md={"plan_name": "count", "detectors": ["mono"]})
+    def pausing():
+        yield from bps.mv(devices["rot"], 1)  # rot joins this run
+        yield from bps.checkpoint()
+        yield from bps.pause()
+
+    with pytest.raises(RunEngineInterrupted):
+        RE(pausing())
+    assert cora.gate.open_runs() != []
+    RE.abort("sample moved")
+    assert cora.gate.open_runs() == [] and cora.gate.innermost() is None
+    ioc.put("B:SECURED", 0)
+    RE(bps.mv(devices["rot"], 2))  # motion outside any run is outside the gate (README)
+    assert devices["rot"].position == 2
+    with pytest.raises(REFUSED_HUTCH):  # and a new run does not inherit the aborted run's scope
+        RE(mv_then_read(devices))
+    assert devices["rot"].position == 2
