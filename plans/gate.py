@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import threading
+import warnings
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -120,7 +121,8 @@ class CoraGate:
         self._open: dict[Any, _OpenRun] = {}  # run key -> run, in opening order
         #: id -> device admitted to every open run; cleared whenever a run opens
         self._admitted: dict[int, Any] = {}
-        self._handlers: dict[str, Callable] = {}
+        self._handlers: dict[str, Callable] = {}  # the RunEngine's own
+        self._gated: dict[str, Callable] = {}  # the gate's, in front of them
 
     def declare_outside_hutches(self, *patterns: str) -> None:
         """Declare devices (names or ``fnmatch`` patterns) that sit outside every hutch."""
@@ -134,10 +136,25 @@ class CoraGate:
         self.RE = RE
         registry = RE._command_registry  # the RunEngine's own handlers, wrapped rather than copied
         self._handlers = {name: registry[name] for name in ("open_run", "close_run", *DEVICE_COMMANDS)}
-        RE.register_command("open_run", self._open_run)
-        RE.register_command("close_run", self._close_run)
-        for name in DEVICE_COMMANDS:
-            RE.register_command(name, self._guarded(self._handlers[name]))
+        self._gated = {"open_run": self._open_run, "close_run": self._close_run}
+        self._gated.update((name, self._guarded(self._handlers[name])) for name in DEVICE_COMMANDS)
+        for name, handler in self._gated.items():
+            RE.register_command(name, handler)
+
+    def ensure_attached(self) -> None:
+        """Put the gate back in front of any command someone registered over it, and warn."""
+        if self.RE is None or not self._gated:
+            return
+        replaced = [name for name, handler in self._gated.items() if self.RE._command_registry.get(name) != handler]
+        for name in replaced:
+            self.RE.register_command(name, self._gated[name])
+        if replaced:
+            warnings.warn(
+                f"RE.register_command replaced cora's gate for {', '.join(replaced)}; the gate is back in"
+                " front of the RunEngine's own handlers and the replacement is not used",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     # --- bookkeeping of open runs ---------------------------------------------------------
 
@@ -151,7 +168,9 @@ class CoraGate:
                         del self._open[key]
 
     def state_hook(self, new: str, old: str) -> None:
-        """An idle RunEngine has no run open, however its runs ended."""
+        """An idle RunEngine has no run open, however its runs ended; a starting one is gated."""
+        if new == "running" and old == "idle":
+            self.ensure_attached()
         if new == "idle":
             with self._lock:
                 self._open.clear()

@@ -499,3 +499,19 @@ def test_an_aborted_run_leaves_no_stale_scope_behind(rig, ioc):
     with pytest.raises(REFUSED_HUTCH):  # and a new run does not inherit the aborted run's scope
         RE(mv_then_read(devices))
     assert devices["rot"].position == 2
+
+
+def test_a_command_registered_over_the_gate_is_replaced_by_the_gate_again(rig, ioc):
+    RE, cora, record, ids, devices, documents = rig
+    own = RE._command_registry["set"]
+
+    async def unchecked_set(msg):
+        return await own(msg)
+
+    RE.register_command("set", unchecked_set)
+    RE.unregister_command("open_run")
+    ioc.put("B:SECURED", 0)
+    with pytest.warns(RuntimeWarning, match="open_run, set"):
+        with pytest.raises(REFUSED_HUTCH):
+            RE(mv_then_read(devices))
+    assert devices["rot"].position == 0
