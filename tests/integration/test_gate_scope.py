@@ -236,8 +236,8 @@ def test_a_suspenders_pre_plan_opens_a_gated_run(rig, ioc):
 
     @bpp.run_decorator(md={"plan_name": "count", "detectors": ["mono"]})
     def tripping():
-        yield from bps.checkpoint()
         yield from bps.mv(interlock, 1)  # the suspender trips and pushes its pre_plan
+        yield from bps.checkpoint()
         for _ in range(50):
             yield from bps.trigger_and_read([devices["mono"]])
             yield from bps.sleep(0.02)
@@ -515,3 +515,47 @@ def test_a_command_registered_over_the_gate_is_replaced_by_the_gate_again(rig, i
         with pytest.raises(REFUSED_HUTCH):
             RE(mv_then_read(devices))
     assert devices["rot"].position == 0
+
+
+def _suspend_once(RE, devices, documents, suspender, interlock):
+    """Count; a helper thread trips ``suspender`` once the first event is out, then releases it."""
+    import threading
+    import time
+
+    def trip_and_release():
+        deadline = time.monotonic() + 30
+        while not any(name == "event" for name, _ in documents) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        interlock.put(1)
+        while not suspender.tripped and time.monotonic() < deadline:
+            time.sleep(0.01)
+        interlock.put(0)
+
+    threading.Thread(target=trip_and_release, daemon=True).start()
+    RE(bp.count([devices["mono"]], num=50, delay=0.02))
+
+
+def test_a_suspenders_post_plan_opens_a_gated_run(rig, ioc):
+    RE, cora, record, ids, devices, documents = rig
+    interlock = Signal(name="soft_interlock", value=0)
+    suspender = SuspendBoolHigh(interlock, post_plan=lambda: bp.count([devices["cam"]], md={"flat": True}))
+    RE.install_suspender(suspender)
+    ioc.put("B:SECURED", 0)
+    with pytest.raises(REFUSED_HUTCH):
+        _suspend_once(RE, devices, documents, suspender, interlock)
+    assert not any(doc.get("flat") for doc in starts(documents))
+    (run,) = the_runs(cora, record)
+    assert run.status == "Aborted" and "2-BM-B" in run.last_reason
+
+
+def test_a_reassigned_msg_hook_still_records_suspensions(rig):
+    RE, cora, record, ids, devices, documents = rig
+    interlock = Signal(name="soft_interlock", value=0)
+    suspender = SuspendBoolHigh(interlock)
+    RE.install_suspender(suspender)
+    RE.msg_hook = lambda msg: None  # the usual debugging line, after install()
+    with pytest.warns(RuntimeWarning, match="RE.msg_hook was reassigned"):
+        _suspend_once(RE, devices, documents, suspender, interlock)
+    (run,) = the_runs(cora, record)
+    types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    assert run.status == "Completed" and types.count("RunHeld") == 1 and types.count("RunResumed") == 1
