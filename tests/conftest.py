@@ -46,3 +46,12 @@ def clock():
     from support import Clock
 
     return Clock()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_wire_server():
+    """The MongoDB wire-protocol server some tests start lives until the session ends."""
+    yield
+    from support import stop_wire_server
+
+    stop_wire_server()
