@@ -6,6 +6,8 @@ import threading
 
 from support import build_beamline
 
+import cora_bluesky
+
 from cora_bluesky.application.codec import encode, timestamp
 from cora_bluesky.application.ports import Append, NewEvent
 from cora_bluesky.domain import errors as e
@@ -55,3 +57,33 @@ def test_a_writer_that_died_before_projecting_is_folded_on_read(record):
     record.resume_run(run.id)  # the next write projects the folded state
     assert record.list_runs().items[0].status == "Running"
     assert record.store.get("run", run.id).version == 3
+
+
+def test_eight_writers_adjusting_one_run_all_get_through(store_uri, record):
+    ids = build_beamline(record)
+    run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
+    writers, each = 8, 15
+    barrier, done, failures = threading.Barrier(writers), [], []
+
+    def writer(n):
+        own = cora_bluesky.connect(store_uri, principal=f"writer-{n}")
+        try:
+            barrier.wait()
+            for i in range(each):
+                own.adjust_run(run.id, parameter_patch={"exposure": 0.1 + n * 0.01 + i * 0.0001}, reason=f"w{n}-{i}")
+                done.append((n, i))
+        except Exception as error:  # noqa: BLE001 - every failure is reported below
+            failures.append(repr(error))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(done) == [(n, i) for n in range(writers) for i in range(each)]
+    adjusted = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAdjusted"]
+    assert len(adjusted) == writers * each
+    assert record.get_run(run.id).adjustment_count == writers * each
