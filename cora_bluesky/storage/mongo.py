@@ -183,10 +183,7 @@ class MongoStore:
         asc, desc = pymongo.ASCENDING, pymongo.DESCENDING
         self.db.events.create_index([("stream_id", asc), ("version", asc)], unique=True)
         for keys in (
-            [("kind", asc), ("created_at", desc), ("id", desc)],
-            [("kind", asc), ("status", asc), ("created_at", desc), ("id", desc)],
-            [("kind", asc), ("plan_id", asc), ("created_at", desc), ("id", desc)],
-            [("kind", asc), ("subject_id", asc), ("created_at", desc), ("id", desc)],
+            *(_listing_index(column) for column in (None, *_LISTING_FILTERS)),
             [("kind", asc), ("name", asc)],
             [("kind", asc), ("refs", asc)],
         ):
@@ -405,23 +402,9 @@ class MongoStore:
             return [_row(doc) for doc in self.db.projections.find(query).sort([("created_at", 1), ("id", 1)])]
 
     def page(self, query: ListQuery) -> list[ProjectionRow]:
-        # plain equality, not {"$eq": ...}: some servers plan only the plain form on the index
-        clauses: list[dict[str, Any]] = [{"kind": _text(query.kind, "kind")}]
-        for column in ("status", "plan_id", "subject_id"):
-            value = getattr(query, column)
-            if value is not None:
-                clauses.append({column: _text(value, column)})
-        if query.created_from is not None:
-            clauses.append({"created_at": {"$gte": query.created_from}})
-        if query.created_before is not None:
-            clauses.append({"created_at": {"$lt": query.created_before}})
-        if query.after is not None:
-            created, ident = query.after
-            clauses.append(
-                {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "id": {"$lt": ident}}]}
-            )
         with _served("list projections"):
-            cursor = self.db.projections.find({"$and": clauses}).sort([("created_at", -1), ("id", -1)])
+            hint = {} if self._mock else {"hint": page_index(query)}  # mongomock knows no hints
+            cursor = self.db.projections.find(page_filter(query), **hint).sort([("created_at", -1), ("id", -1)])
             return [_row(doc) for doc in cursor.limit(query.limit)]
 
     def _logbook(self, collection: str, owner: str, owner_id: str, limit: int | None) -> list[dict[str, Any]]:
@@ -517,6 +500,45 @@ class MongoStore:
     def release_key(self, key: str) -> None:
         with _served("release an idempotency key"):
             self.db.idempotency_keys.delete_one({"_id": _text(key, "key"), "response": None})
+
+
+_LISTING_FILTERS = ("status", "plan_id", "subject_id")
+
+
+def _listing_index(column: str | None) -> list[tuple[str, int]]:
+    middle = [] if column is None else [(column, pymongo.ASCENDING)]
+    return [("kind", pymongo.ASCENDING), *middle, ("created_at", pymongo.DESCENDING), ("id", pymongo.DESCENDING)]
+
+
+def page_index(query: ListQuery) -> list[tuple[str, int]]:
+    """The index a listing page reads: named, since some planners scan when the filter has ``$or``."""
+    return _listing_index(next((c for c in _LISTING_FILTERS if getattr(query, c) is not None), None))
+
+
+def page_filter(query: ListQuery) -> dict[str, Any]:
+    """The filter of one listing page: flat, plain equalities, so it is planned on an index.
+
+    Some servers plan neither ``{"$and": [...]}`` nor ``{"f": {"$eq": v}}`` on the compound index.
+    """
+    found: dict[str, Any] = {"kind": _text(query.kind, "kind")}
+    for column in _LISTING_FILTERS:
+        value = getattr(query, column)
+        if value is not None:
+            found[column] = _text(value, column)
+    window = {}
+    if query.created_from is not None:
+        window["$gte"] = query.created_from
+    if query.created_before is not None:
+        window["$lt"] = query.created_before
+    if query.after is not None:
+        # after (created, ident) in (created_at, id) descending order, as a range on created_at
+        # the index can serve plus a residual test: created_at < created or (equal and id < ident)
+        created, ident = query.after
+        window["$lte"] = created
+        found["$or"] = [{"created_at": {"$lt": created}}, {"id": {"$lt": ident}}]
+    if window:
+        found["created_at"] = window
+    return found
 
 
 def _first_write_error(error: mongo_errors.BulkWriteError) -> mongo_errors.PyMongoError:
