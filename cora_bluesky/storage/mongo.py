@@ -61,6 +61,10 @@ class _Conflict(Exception):
     """Another append holds the stream's lock document: re-run this one."""
 
 
+class _Duplicate(Exception):
+    """A row was already there: re-run the append looking before it inserts."""
+
+
 class _Unknown(Exception):
     """The server did not say whether it took the append: try it again."""
 
@@ -226,9 +230,13 @@ class MongoStore:
             for offset, event in enumerate(batch.events, start=1)
         ]
         unknown = conflicts = 0
+        careful = self._mock  # mongomock cannot roll back a half-inserted batch: always look first
         while True:
             try:
-                return self._append_once(batch, documents, readings, steps, recorded)
+                return self._append_once(batch, documents, readings, steps, recorded, careful)
+            except _Duplicate:  # a re-delivered logbook row (or a racing lock document)
+                careful = True
+                conflicts += 1
             except _Conflict:
                 conflicts += 1
                 if conflicts >= CONFLICT_ATTEMPTS:
@@ -246,15 +254,15 @@ class MongoStore:
                     ) from None
                 _backoff(unknown + 5, 1.0)
 
-    def _append_once(self, batch, documents, readings, steps, recorded) -> AppendResult:
-        """One transaction; raises ``_Conflict`` or ``_Unknown`` for the caller to run it again."""
+    def _append_once(self, batch, documents, readings, steps, recorded, careful) -> AppendResult:
+        """One transaction; raises ``_Conflict``, ``_Duplicate`` or ``_Unknown`` to be run again."""
         try:
             if self._mock:
                 with self._write_lock:
-                    return self._apply(None, batch, documents, readings, steps, recorded)
+                    return self._apply(None, batch, documents, readings, steps, recorded, careful)
             with self._client.start_session() as session:
                 with session.start_transaction(write_concern=self.db.write_concern):
-                    result = self._apply(session, batch, documents, readings, steps, recorded)
+                    result = self._apply(session, batch, documents, readings, steps, recorded, careful)
                 return result
         except mongo_errors.PyMongoError as error:
             if _is_write_conflict(error):
@@ -263,12 +271,12 @@ class MongoStore:
                 error = _first_write_error(error)
             if isinstance(error, mongo_errors.DuplicateKeyError):
                 self._explain_duplicate(batch, documents)
-                raise _Conflict() from None  # two first appends raced to create the lock document
+                raise _Duplicate() from None
             if _transient(error):
                 raise _Unknown(str(error)) from None
             raise e.StoreConstraintError(f"MongoDB refused the write: {error}") from None
 
-    def _apply(self, session, batch, documents, readings, steps, recorded) -> AppendResult:
+    def _apply(self, session, batch, documents, readings, steps, recorded, careful) -> AppendResult:
         # the lock document first: from here on, no other append to this stream can commit
         self.db.streams.update_one({"_id": batch.stream_id}, {"$inc": {"appends": 1}}, upsert=True, session=session)
         current = self._version(batch.stream_id, session)
@@ -292,8 +300,8 @@ class MongoStore:
             self._project(batch.projection, session)
         return AppendResult(
             new_version,
-            self._entries("entries_run_readings", readings, recorded, session),
-            self._entries("entries_operation_procedure_steps", steps, recorded, session),
+            self._entries("entries_run_readings", readings, recorded, session, careful),
+            self._entries("entries_operation_procedure_steps", steps, recorded, session, careful),
         )
 
     def _own_events(self, batch: Append, documents: list[dict], session) -> str | None:
@@ -351,11 +359,18 @@ class MongoStore:
             if session is not None:
                 raise  # inside a transaction the lock makes this impossible; let it abort
 
-    def _entries(self, collection: str, rows: Sequence[dict[str, Any]], recorded: str, session) -> int:
-        """Insert the rows whose event id is new; count those and any this append wrote on an earlier try."""
+    def _entries(self, collection: str, rows: Sequence[dict[str, Any]], recorded: str, session, careful) -> int:
+        """Insert the rows whose event id is new; count those and any this append wrote on an earlier try.
+
+        Not ``careful``, every row is taken to be new: a known one aborts the transaction with a
+        duplicate key, and the append is run again carefully (re-delivery is the rare case).
+        """
         if not rows:
             return 0
         documents = {row["event_id"]: {"_id": row["event_id"], **row, "recorded_at": recorded} for row in reversed(rows)}
+        if not careful:
+            self.db[collection].insert_many(list(reversed(documents.values())), ordered=True, session=session)
+            return len(documents)
         known = {
             doc["_id"]: doc["recorded_at"]
             for doc in self.db[collection].find(
