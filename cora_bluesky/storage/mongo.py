@@ -369,7 +369,7 @@ class MongoStore:
             return 0
         documents = {row["event_id"]: {"_id": row["event_id"], **row, "recorded_at": recorded} for row in reversed(rows)}
         if not careful:
-            self.db[collection].insert_many(list(reversed(documents.values())), ordered=True, session=session)
+            self.db[collection].insert_many(list(reversed(documents.values())), ordered=False, session=session)
             return len(documents)
         known = {
             doc["_id"]: doc["recorded_at"]
