@@ -55,3 +55,13 @@ def _stop_wire_server():
     from support import stop_wire_server
 
     stop_wire_server()
+
+
+@pytest.fixture
+def mongodb_uri():
+    """A fresh database on the session's MongoDB server, dropped after the test."""
+    from support import drop_store, fresh_mongodb_uri
+
+    uri = fresh_mongodb_uri()
+    yield uri
+    drop_store(uri)

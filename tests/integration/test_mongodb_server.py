@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pymongo
 import pytest
-from support import build_beamline, drop_store, fresh_mongodb_uri
+from support import build_beamline
 
 import cora_bluesky
 from cora_bluesky.application.ports import Append, ListQuery, NewEvent, ProjectionRow
@@ -38,10 +38,8 @@ def reading(event_id: str) -> dict:
 
 
 @pytest.fixture
-def uri():
-    fresh = fresh_mongodb_uri()
-    yield fresh
-    drop_store(fresh)
+def uri(mongodb_uri):
+    return mongodb_uri
 
 
 @pytest.fixture
