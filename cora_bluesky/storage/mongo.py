@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
+import bson
 import pymongo
 from pymongo import errors as mongo_errors
 from pymongo.write_concern import WriteConcern
@@ -31,6 +32,7 @@ from cora_bluesky.storage.constraints import STATUSES
 
 SCHEMA_VERSION = 1
 DUPLICATE_KEY = 11000
+DOCUMENT_VALIDATION_FAILURE = 121
 #: How often an append is tried when the server could not say whether it took it.
 ATTEMPTS = 5
 #: How often an append is re-run after a write conflict on its stream's lock document.
@@ -95,7 +97,7 @@ def _served(action: str) -> Iterator[None]:
 
 def _transient(error: mongo_errors.PyMongoError) -> bool:
     """Did the server fail to answer (network, election, write concern), rather than refuse?"""
-    if isinstance(error, (mongo_errors.ConnectionFailure, mongo_errors.WriteConcernError)):
+    if isinstance(error, (mongo_errors.ConnectionFailure, mongo_errors.WriteConcernError)) or error.timeout:
         return True
     return error.has_error_label("TransientTransactionError") or error.has_error_label(
         "UnknownTransactionCommitResult"
@@ -234,10 +236,10 @@ class MongoStore:
         while True:
             try:
                 return self._append_once(batch, documents, readings, steps, recorded, careful)
-            except _Duplicate:  # a re-delivered logbook row (or a racing lock document)
-                careful = True
-                conflicts += 1
-            except _Conflict:
+            except (_Conflict, _Duplicate) as again:
+                # a duplicate is a re-delivered logbook row (or two first appends racing to create
+                # the lock document): run again, looking before inserting
+                careful = careful or isinstance(again, _Duplicate)
                 conflicts += 1
                 if conflicts >= CONFLICT_ATTEMPTS:
                     raise e.ConcurrencyError(
@@ -265,16 +267,20 @@ class MongoStore:
                     result = self._apply(session, batch, documents, readings, steps, recorded, careful)
                 return result
         except mongo_errors.PyMongoError as error:
-            if _is_write_conflict(error):
-                raise _Conflict() from None
             if isinstance(error, mongo_errors.BulkWriteError):
                 error = _first_write_error(error)
+            if _is_write_conflict(error):
+                raise _Conflict() from None
             if isinstance(error, mongo_errors.DuplicateKeyError):
                 self._explain_duplicate(batch, documents)
                 raise _Duplicate() from None
             if _transient(error):
                 raise _Unknown(str(error)) from None
-            raise e.StoreConstraintError(f"MongoDB refused the write: {error}") from None
+            if getattr(error, "code", None) == DOCUMENT_VALIDATION_FAILURE:
+                raise e.StoreConstraintError(f"MongoDB refused a row: {error}") from None
+            raise e.StoreError(f"MongoDB refused the write: {error}") from None
+        except (bson.errors.BSONError, OverflowError) as error:  # a value BSON cannot hold
+            raise e.StoreConstraintError(f"MongoDB cannot store this value: {error}") from None
 
     def _apply(self, session, batch, documents, readings, steps, recorded, careful) -> AppendResult:
         # the lock document first: from here on, no other append to this stream can commit
@@ -559,9 +565,11 @@ def page_filter(query: ListQuery) -> dict[str, Any]:
 def _first_write_error(error: mongo_errors.BulkWriteError) -> mongo_errors.PyMongoError:
     """The bulk error as the single error it stands for (a duplicate key, a validator refusal)."""
     failures = error.details.get("writeErrors", [])
-    if failures and failures[0].get("code") == DUPLICATE_KEY:
-        return mongo_errors.DuplicateKeyError(failures[0].get("errmsg", "duplicate key"), DUPLICATE_KEY)
-    if error.details.get("writeConcernErrors") and not failures:
+    if failures:
+        first = failures[0]
+        kind = mongo_errors.DuplicateKeyError if first.get("code") == DUPLICATE_KEY else mongo_errors.OperationFailure
+        return kind(first.get("errmsg", "write error"), first.get("code"))
+    if error.details.get("writeConcernErrors"):
         return mongo_errors.WriteConcernError(str(error.details["writeConcernErrors"][0]))
     return error
 

@@ -250,3 +250,24 @@ def test_every_query_the_store_makes_uses_an_index(store):
     scans = {name: plan for name, plan in plans.items() if "COLLSCAN" in plan}
     assert scans == {}
     assert all("IXSCAN" in plan or "IDHACK" in plan or "EXPRESS" in plan for plan in plans.values()), plans
+
+
+def test_values_bson_cannot_hold_are_constraint_errors_and_write_nothing(store):
+    with pytest.raises(e.StoreConstraintError):
+        store.append(Append("run:r1", "run", 0, [NewEvent("big", "Thing", {"n": 2**70}, T0, "t", "c")], row(1)))
+    assert store.load("run:r1") == [] and store.get("run", "r1") is None
+
+
+def test_the_server_validator_refuses_what_the_store_check_would_have(store):
+    # bypass the store's own check: the collection's validator still refuses, and the batch goes whole
+    import cora_bluesky.storage.mongo as mongo
+
+    store.append(Append("run:r1", "run", 0, [event("e1")], row(1)))
+    original, mongo._check_reading = mongo._check_reading, lambda found: found
+    try:
+        with pytest.raises(e.StoreConstraintError):
+            store.append(Append("run:r1", "run", 1, [event("e2")], row(2), readings=[reading("ok"), {**reading("x"), "value": "NaN?"}]))
+    finally:
+        mongo._check_reading = original
+    assert [s.event_id for s in store.load("run:r1")] == ["e1"]
+    assert store.readings("r1") == []
