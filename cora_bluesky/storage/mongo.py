@@ -214,7 +214,7 @@ class MongoStore:
         _check_projection(batch.projection)
         readings = [_check_reading(row) for row in batch.readings]
         steps = list(batch.steps)
-        recorded = _recorded_at()
+        stamps: list[str] = []  # recorded_at of every try, to count what an earlier try wrote
         documents = [
             {
                 "_id": event.event_id,
@@ -224,7 +224,6 @@ class MongoStore:
                 "event_type": event.event_type,
                 "payload": dict(event.payload),
                 "occurred_at": event.occurred_at,
-                "recorded_at": recorded,
                 "actor": event.actor,
                 "correlation_id": event.correlation_id,
                 "causation_id": event.causation_id,
@@ -235,7 +234,7 @@ class MongoStore:
         careful = self._mock  # mongomock cannot roll back a half-inserted batch: always look first
         while True:
             try:
-                return self._append_once(batch, documents, readings, steps, recorded, careful)
+                return self._append_once(batch, documents, readings, steps, stamps, careful)
             except (_Conflict, _Duplicate) as again:
                 # a duplicate is a re-delivered logbook row (or two first appends racing to create
                 # the lock document): run again, looking before inserting
@@ -256,15 +255,15 @@ class MongoStore:
                     ) from None
                 _backoff(unknown + 5, 1.0)
 
-    def _append_once(self, batch, documents, readings, steps, recorded, careful) -> AppendResult:
+    def _append_once(self, batch, documents, readings, steps, stamps, careful) -> AppendResult:
         """One transaction; raises ``_Conflict``, ``_Duplicate`` or ``_Unknown`` to be run again."""
         try:
             if self._mock:
                 with self._write_lock:
-                    return self._apply(None, batch, documents, readings, steps, recorded, careful)
+                    return self._apply(None, batch, documents, readings, steps, stamps, careful)
             with self._client.start_session() as session:
                 with session.start_transaction(write_concern=self.db.write_concern):
-                    result = self._apply(session, batch, documents, readings, steps, recorded, careful)
+                    result = self._apply(session, batch, documents, readings, steps, stamps, careful)
                 return result
         except mongo_errors.PyMongoError as error:
             if isinstance(error, mongo_errors.BulkWriteError):
@@ -282,7 +281,7 @@ class MongoStore:
         except (bson.errors.BSONError, OverflowError) as error:  # a value BSON cannot hold
             raise e.StoreConstraintError(f"MongoDB cannot store this value: {error}") from None
 
-    def _apply(self, session, batch, documents, readings, steps, recorded, careful) -> AppendResult:
+    def _apply(self, session, batch, documents, readings, steps, stamps, careful) -> AppendResult:
         # the lock document first: from here on, no other append to this stream can commit
         self.db.streams.update_one({"_id": batch.stream_id}, {"$inc": {"appends": 1}}, upsert=True, session=session)
         current = self._version(batch.stream_id, session)
@@ -300,14 +299,17 @@ class MongoStore:
                 self._count_own("entries_run_readings", readings, stamp, session),
                 self._count_own("entries_operation_procedure_steps", steps, stamp, session),
             )
+        # stamped while holding the stream, so recorded_at follows the order of commits
+        stamps.append(_recorded_at())
         if documents:
-            self.db.events.insert_many(documents, ordered=True, session=session)
+            stamped = [{**doc, "recorded_at": stamps[-1]} for doc in documents]
+            self.db.events.insert_many(stamped, ordered=True, session=session)
         if batch.projection is not None:
             self._project(batch.projection, session)
         return AppendResult(
             new_version,
-            self._entries("entries_run_readings", readings, recorded, session, careful),
-            self._entries("entries_operation_procedure_steps", steps, recorded, session, careful),
+            self._entries("entries_run_readings", readings, stamps, session, careful),
+            self._entries("entries_operation_procedure_steps", steps, stamps, session, careful),
         )
 
     def _own_events(self, batch: Append, documents: list[dict], session) -> str | None:
@@ -365,7 +367,7 @@ class MongoStore:
             if session is not None:
                 raise  # inside a transaction the lock makes this impossible; let it abort
 
-    def _entries(self, collection: str, rows: Sequence[dict[str, Any]], recorded: str, session, careful) -> int:
+    def _entries(self, collection: str, rows: Sequence[dict[str, Any]], stamps: list[str], session, careful) -> int:
         """Insert the rows whose event id is new; count those and any this append wrote on an earlier try.
 
         Not ``careful``, every row is taken to be new: a known one aborts the transaction with a
@@ -373,7 +375,7 @@ class MongoStore:
         """
         if not rows:
             return 0
-        documents = {row["event_id"]: {"_id": row["event_id"], **row, "recorded_at": recorded} for row in reversed(rows)}
+        documents = {row["event_id"]: {"_id": row["event_id"], **row, "recorded_at": stamps[-1]} for row in reversed(rows)}
         if not careful:
             self.db[collection].insert_many(list(reversed(documents.values())), ordered=False, session=session)
             return len(documents)
@@ -386,7 +388,7 @@ class MongoStore:
         fresh = [doc for ident, doc in reversed(documents.items()) if ident not in known]
         if fresh:  # a duplicate would abort the transaction, hence the look first
             self.db[collection].insert_many(fresh, ordered=False, session=session)
-        return len(fresh) + sum(1 for stamp in known.values() if stamp == recorded)
+        return len(fresh) + sum(1 for stamp in known.values() if stamp in stamps)
 
     def _count_own(self, collection: str, rows: Sequence[dict[str, Any]], stamp: str, session) -> int:
         if not rows:

@@ -174,9 +174,9 @@ class SQLiteStore:
     # --- writing ------------------------------------------------------------------------
 
     def append(self, batch: Append) -> AppendResult:
-        recorded = _recorded_at()
         try:
             with self._transaction() as conn:
+                recorded = _recorded_at()  # under the write lock: recorded_at follows the order of commits
                 current = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (batch.stream_id,)
                 ).fetchone()[0]

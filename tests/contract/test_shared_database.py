@@ -87,3 +87,38 @@ def test_eight_writers_adjusting_one_run_all_get_through(store_uri, record):
     adjusted = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAdjusted"]
     assert len(adjusted) == writers * each
     assert record.get_run(run.id).adjustment_count == writers * each
+
+
+def test_readings_racing_a_completion_never_land_after_it(store_uri, record):
+    """The issue's trial: readings keep arriving while the run completes, twelve times over."""
+    ids = build_beamline(record)
+    trials, late = 12, []
+    for trial in range(trials):
+        run = record.start_run(name=f"race {trial}", plan_id=ids.plan, subject_id=ids.subject)
+        writer = cora_bluesky.connect(store_uri, principal="recorder")
+        first_batch, reported, refused = threading.Event(), [], []
+
+        def readings():
+            for batch in range(10_000):
+                rows = [{"event_id": f"{run.id}-{batch}-{n}", "channel_name": "I0", "value": float(n),
+                         "sampling_procedure": "monitor", "sampled_at": writer.now()} for n in range(20)]
+                try:
+                    reported.append(writer.append_run_readings(run.id, rows))
+                except e.ConflictError as closed:
+                    refused.append(closed)
+                    return
+                finally:
+                    first_batch.set()
+
+        thread = threading.Thread(target=readings)
+        thread.start()
+        assert first_batch.wait(30)
+        record.complete_run(run.id)
+        thread.join(60)
+        writer.close()
+        assert refused and not thread.is_alive()
+        (completed,) = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunCompleted"]
+        stored = record.store.readings(run.id)
+        assert len(stored) == sum(reported)  # every row reported written is stored, and no other
+        late.append(sum(1 for found in stored if found["recorded_at"] > completed.recorded_at))
+    assert late == [0] * trials
