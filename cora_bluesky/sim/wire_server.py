@@ -24,11 +24,17 @@ TEST_OPTIONS = "heartbeatFrequencyMS=500&serverSelectionTimeoutMS=10000"
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _prctl():
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass  # not Linux: the fixture's teardown still stops the server
+        return None  # not Linux: the fixture's teardown still stops the server
+
+
+def _die_with_parent(prctl) -> None:  # pragma: no cover - runs in the child between fork and exec
+    # looked up before the fork: the child only makes the call, it loads nothing
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def executable() -> str | None:
@@ -65,8 +71,10 @@ class WireServer:
         if standalone:
             command.append("--standalone")
         self._log = tempfile.TemporaryFile()
+        prctl = _prctl()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, preexec_fn=_die_with_parent
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            preexec_fn=lambda: _die_with_parent(prctl),
         )
         self.pid = self._process.pid
         self.uri = f"mongodb://127.0.0.1:{self.port}/?{TEST_OPTIONS}"

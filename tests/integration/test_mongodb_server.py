@@ -271,3 +271,40 @@ def test_the_server_validator_refuses_what_the_store_check_would_have(store):
         mongo._check_reading = original
     assert [s.event_id for s in store.load("run:r1")] == ["e1"]
     assert store.readings("r1") == []
+
+
+def test_the_test_server_dies_with_the_process_that_started_it():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cora_bluesky.sim.wire_server import executable
+
+    if executable() is None:
+        pytest.skip("needs SecantusDB")
+    starter = subprocess.run(
+        [sys.executable, "-c", "import os; from cora_bluesky.sim.wire_server import WireServer;"
+                               "print(WireServer().pid, flush=True); os.kill(os.getpid(), 9)"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert starter.returncode == -signal.SIGKILL
+    pid = int(starter.stdout.split()[0])
+    deadline = time.monotonic() + 60
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as stat:  # a zombie awaiting its reaper is gone too
+                return stat.read().split(")")[-1].split()[0] != "Z"
+        except (ProcessLookupError, FileNotFoundError):
+            return False
+
+    try:
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the condition, bounded by the deadline
+        assert not alive()
+    finally:
+        if alive():
+            os.kill(pid, signal.SIGKILL)
