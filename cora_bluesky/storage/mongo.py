@@ -30,7 +30,9 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
 from cora_bluesky.storage.constraints import STATUSES
 
-SCHEMA_VERSION = 1
+#: 2: appends take the stream's lock document; a cora-bluesky that does not (schema 1) must
+#: no longer write to the database, and refuses it on connect.
+SCHEMA_VERSION = 2
 DUPLICATE_KEY = 11000
 DOCUMENT_VALIDATION_FAILURE = 121
 #: How often an append is tried when the server could not say whether it took it.
@@ -202,7 +204,7 @@ class MongoStore:
                 {"$setOnInsert": {"facility": form.facility, "name": form.name, "seq": BASELINE_FORM_TYPES.index(form)}},
                 upsert=True,
             )
-        self.db.meta.update_one({"_id": "schema"}, {"$setOnInsert": {"version": SCHEMA_VERSION}}, upsert=True)
+        self.db.meta.update_one({"_id": "schema"}, {"$max": {"version": SCHEMA_VERSION}}, upsert=True)
 
     def close(self) -> None:
         if not self._mock and self._client is not None:

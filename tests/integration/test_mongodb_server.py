@@ -308,3 +308,16 @@ def test_the_test_server_dies_with_the_process_that_started_it():
     finally:
         if alive():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_record_written_without_lock_documents_is_upgraded_and_older_writers_refused(uri):
+    client = pymongo.MongoClient(uri)
+    try:
+        client.get_default_database().meta.insert_one({"_id": "schema", "version": 1})
+        MongoStore(uri).close()
+        assert client.get_default_database().meta.find_one({"_id": "schema"})["version"] == 2
+        client.get_default_database().meta.update_one({"_id": "schema"}, {"$set": {"version": 3}})
+        with pytest.raises(e.StoreError, match="upgrade cora-bluesky"):
+            MongoStore(uri)
+    finally:
+        client.close()
