@@ -46,3 +46,22 @@ def clock():
     from support import Clock
 
     return Clock()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_wire_server():
+    """The MongoDB wire-protocol server some tests start lives until the session ends."""
+    yield
+    from support import stop_wire_server
+
+    stop_wire_server()
+
+
+@pytest.fixture
+def mongodb_uri():
+    """A fresh database on the session's MongoDB server, dropped after the test."""
+    from support import drop_store, fresh_mongodb_uri
+
+    uri = fresh_mongodb_uri()
+    yield uri
+    drop_store(uri)

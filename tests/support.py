@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 from cora_bluesky.domain.clearance import ClearanceState, ClearanceStatus
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
@@ -14,20 +16,56 @@ from cora_bluesky.domain.subject import SubjectState, SubjectStatus
 from cora_bluesky.domain.gates import Permit
 
 #: Every store the contract suite runs against: name -> URI for a fresh record in a folder.
+#: ``mongodb`` is the server ``CORA_TEST_MONGODB_URI`` names, else SecantusDB started for the session.
 STORES = {
     "sqlite": lambda folder: f"sqlite:///{folder / 'record.db'}",
-    "mongomock": lambda folder: f"mongomock://{folder.name}/cora",
+    "mongodb": lambda folder: fresh_mongodb_uri(),
 }
-if os.environ.get("CORA_TEST_MONGODB_URI"):  # a real server, when one is available
-    STORES["mongodb"] = lambda folder: _real_mongodb(folder.name)
+#: mongomock, for the tests of the in-process stand-in itself.
+MOCK_STORE = {"mongomock": lambda folder: f"mongomock://{uuid.uuid4().hex}/cora"}
+
+_wire_server = None
 
 
-def _real_mongodb(name: str) -> str:
-    """A fresh database per test on the server ``CORA_TEST_MONGODB_URI`` names."""
-    from urllib.parse import urlsplit, urlunsplit
+def mongodb_server_uri() -> str:
+    """``$CORA_TEST_MONGODB_URI``, else the session's wire-protocol server (started on first use)."""
+    global _wire_server
+    configured = os.environ.get("CORA_TEST_MONGODB_URI")
+    if configured:
+        return configured
+    if _wire_server is None:
+        from cora_bluesky.sim.wire_server import WireServer
 
-    parts = urlsplit(os.environ["CORA_TEST_MONGODB_URI"])
-    return urlunsplit(parts._replace(path=f"/cora_test_{name}"[:60]))
+        _wire_server = WireServer()
+    return _wire_server.uri
+
+
+def stop_wire_server() -> None:
+    """Stop the session's server, if this session started one."""
+    global _wire_server
+    if _wire_server is not None:
+        _wire_server.stop()
+        _wire_server = None
+
+
+def fresh_mongodb_uri() -> str:
+    """A database of its own on the test server: a uuid, so no two tests or sessions share one."""
+    parts = urlsplit(mongodb_server_uri())
+    return urlunsplit(parts._replace(path=f"/cora_test_{uuid.uuid4().hex}"))
+
+
+def drop_store(uri: str) -> None:
+    """Drop a test's database on the MongoDB server; other stores clean up with their folder."""
+    if not uri.startswith("mongodb"):
+        return
+    import pymongo
+
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=10000)
+    try:
+        client.drop_database(client.get_default_database().name)
+    finally:
+        client.close()
+
 
 NOW = datetime(2026, 5, 20, 14, 30, tzinfo=timezone.utc)
 

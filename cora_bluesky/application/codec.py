@@ -24,8 +24,13 @@ def parse_timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+_PLAIN = frozenset({str, float, int, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
     """Turn a domain value into plain JSON data."""
+    if type(value) in _PLAIN:  # the common case first: a reading batch encodes millions of these
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):

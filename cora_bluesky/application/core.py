@@ -19,8 +19,9 @@ from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEve
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import instant
 
-#: How often a write is re-decided after losing a race with another writer.
-MAX_ATTEMPTS = 25
+#: How long a write keeps re-deciding after losing races with other writers. Some writer wins
+#: every race, so a budget of time (not of attempts) lets a busy stream drain its queue.
+CONTENTION_SECONDS = 60.0
 MAX_PAGE_SIZE = 500
 
 Decision = tuple[tuple, Sequence[Any], Sequence[Any]]
@@ -180,9 +181,12 @@ class RecordCore:
         Returns the new state and how many readings and steps were written.
         """
         correlation = self._correlation_id or new_id()
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:  # jittered backoff, so two busy writers stop colliding in lockstep
-                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+        deadline = time.monotonic() + CONTENTION_SECONDS
+        attempt = 0
+        while attempt == 0 or time.monotonic() < deadline:
+            if attempt:  # full-jitter backoff, so busy writers stop colliding in lockstep
+                time.sleep(random.uniform(0, min(0.1, 0.001 * 2**attempt)))
+            attempt += 1
             state, version = self._fold(aggregate, aggregate_id)
             events, readings, steps = decide(state)
             for event in events:

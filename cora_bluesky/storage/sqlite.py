@@ -174,13 +174,16 @@ class SQLiteStore:
     # --- writing ------------------------------------------------------------------------
 
     def append(self, batch: Append) -> AppendResult:
-        recorded = _recorded_at()
         try:
             with self._transaction() as conn:
+                recorded = _recorded_at()  # under the write lock: recorded_at follows the order of commits
                 current = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (batch.stream_id,)
                 ).fetchone()[0]
                 if current != batch.expected_version:
+                    own = self._own_append(conn, batch)
+                    if own is not None:
+                        return own
                     raise e.ConcurrencyError(
                         f"stream {batch.stream_id} is at version {current}, not {batch.expected_version}",
                         stream_id=batch.stream_id,
@@ -223,6 +226,33 @@ class SQLiteStore:
         except sqlite3.OperationalError as error:
             raise e.StoreError(f"the record is busy or unavailable: {error}") from None
         return AppendResult(batch.expected_version + len(batch.events), readings, steps)
+
+    @staticmethod
+    def _own_append(conn: sqlite3.Connection, batch: Append) -> AppendResult | None:
+        """The result of this very append if it is already stored (a retry), else ``None``."""
+        if not batch.events:
+            return None
+        last = batch.expected_version + len(batch.events)
+        found = conn.execute(
+            "SELECT event_id, recorded_at FROM events WHERE stream_id = ? AND version > ? AND version <= ?"
+            " ORDER BY version",
+            (batch.stream_id, batch.expected_version, last),
+        ).fetchall()
+        if [row[0] for row in found] != [event.event_id for event in batch.events]:
+            return None
+        stamp = found[0][1]
+
+        def count(table: str, rows) -> int:
+            ids = [row["event_id"] for row in rows]
+            if not ids:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            return conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE recorded_at = ? AND event_id IN ({marks})", (stamp, *ids)
+            ).fetchone()[0]
+
+        return AppendResult(last, count("entries_run_readings", batch.readings),
+                            count("entries_operation_procedure_steps", batch.steps))
 
     def _project(self, conn: sqlite3.Connection, row: ProjectionRow) -> None:
         conn.execute(

@@ -7,14 +7,16 @@ unchanged.
 from __future__ import annotations
 
 import pytest
-from support import STORES
+from support import STORES, drop_store
 
 import cora_bluesky
 from cora_bluesky.storage import open_store
 
 @pytest.fixture(params=sorted(STORES))
 def store_uri(request, tmp_path):
-    return STORES[request.param](tmp_path)
+    uri = STORES[request.param](tmp_path)
+    yield uri
+    drop_store(uri)
 
 
 @pytest.fixture

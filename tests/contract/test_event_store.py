@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from support import MOCK_STORE, STORES, drop_store
 
 from cora_bluesky.application.ports import Append, ListQuery, NewEvent, ProjectionRow
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES
 
 T0 = "2026-05-20T14:30:00.000000+00:00"
+
+
+@pytest.fixture(params=sorted({**STORES, **MOCK_STORE}))
+def store_uri(request, tmp_path):
+    """The port's contract holds for the in-process stand-in too."""
+    uri = {**STORES, **MOCK_STORE}[request.param](tmp_path)
+    yield uri
+    drop_store(uri)
 
 
 def event(n: int, kind: str = "Thing") -> NewEvent:
@@ -138,3 +147,23 @@ def test_baseline_form_types_are_seeded_once(store_uri, store):
         assert len(again.form_types()) == 10
     finally:
         again.close()
+
+
+def test_a_retry_of_a_committed_append_succeeds_without_writing_again(store):
+    store.append(Append("run:r1", "run", 0, [event(1)], row()))
+    batch = Append("run:r1", "run", 1, [event(2), event(3)], row(version=3, status="Held"), readings=[reading("a")])
+    first = store.append(batch)
+    again = store.append(batch)  # as if the first answer had been lost on the way back
+    assert again == first
+    assert [(s.version, s.event_id) for s in store.load("run:r1")] == [(1, "ev-1"), (2, "ev-2"), (3, "ev-3")]
+    assert [r["event_id"] for r in store.readings("r1")] == ["a"]
+
+
+def test_other_events_at_the_expected_version_are_a_lost_race(store):
+    store.append(Append("run:r1", "run", 0, [event(1)], row()))
+    store.append(Append("run:r1", "run", 1, [event(2)], row(version=2)))
+    with pytest.raises(e.ConcurrencyError):  # same versions, other event ids: another writer won
+        store.append(Append("run:r1", "run", 1, [event(7)], row(version=2)))
+    with pytest.raises(e.ConcurrencyError):  # a prefix of our own is not all of our own
+        store.append(Append("run:r1", "run", 1, [event(2), event(8)], row(version=3)))
+    assert [s.event_id for s in store.load("run:r1")] == ["ev-1", "ev-2"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from support import STORES, Clock, build_beamline
+from support import STORES, Clock, build_beamline, drop_store
 
 import cora_bluesky
 from cora_bluesky.application.aggregates import CLEARANCE, PROCEDURE, RUN
@@ -30,12 +30,14 @@ class RecordMachine(RuleBasedStateMachine):
         self.folder = Path(tempfile.mkdtemp())
         self.clock = Clock()
         self.permits = cora_bluesky.StaticPermits({"2-BM-A": True, "2-BM-B": True})
-        self.record = cora_bluesky.connect(STORES[self.store_name](self.folder), permits=self.permits, clock=self.clock)
+        self.uri = STORES[self.store_name](self.folder)
+        self.record = cora_bluesky.connect(self.uri, permits=self.permits, clock=self.clock)
         self.ids = build_beamline(self.record)
         self.touched = {RUN: set(), PROCEDURE: set(), CLEARANCE: {self.ids.clearance}}
 
     def teardown(self):
         self.record.close()
+        drop_store(self.uri)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def attempt(self, aggregate, ident, action):

@@ -6,6 +6,8 @@ import threading
 
 from support import build_beamline
 
+import cora_bluesky
+
 from cora_bluesky.application.codec import encode, timestamp
 from cora_bluesky.application.ports import Append, NewEvent
 from cora_bluesky.domain import errors as e
@@ -55,3 +57,68 @@ def test_a_writer_that_died_before_projecting_is_folded_on_read(record):
     record.resume_run(run.id)  # the next write projects the folded state
     assert record.list_runs().items[0].status == "Running"
     assert record.store.get("run", run.id).version == 3
+
+
+def test_eight_writers_adjusting_one_run_all_get_through(store_uri, record):
+    ids = build_beamline(record)
+    run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
+    writers, each = 8, 15
+    barrier, done, failures = threading.Barrier(writers), [], []
+
+    def writer(n):
+        own = cora_bluesky.connect(store_uri, principal=f"writer-{n}")
+        try:
+            barrier.wait()
+            for i in range(each):
+                own.adjust_run(run.id, parameter_patch={"exposure": 0.1 + n * 0.01 + i * 0.0001}, reason=f"w{n}-{i}")
+                done.append((n, i))
+        except Exception as error:  # noqa: BLE001 - every failure is reported below
+            failures.append(repr(error))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(done) == [(n, i) for n in range(writers) for i in range(each)]
+    adjusted = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAdjusted"]
+    assert len(adjusted) == writers * each
+    assert record.get_run(run.id).adjustment_count == writers * each
+
+
+def test_readings_racing_a_completion_never_land_after_it(store_uri, record):
+    """The issue's trial: readings keep arriving while the run completes, twelve times over."""
+    ids = build_beamline(record)
+    trials, late = 12, []
+    for trial in range(trials):
+        run = record.start_run(name=f"race {trial}", plan_id=ids.plan, subject_id=ids.subject)
+        writer = cora_bluesky.connect(store_uri, principal="recorder")
+        first_batch, reported, refused = threading.Event(), [], []
+
+        def readings():
+            for batch in range(10_000):
+                rows = [{"event_id": f"{run.id}-{batch}-{n}", "channel_name": "I0", "value": float(n),
+                         "sampling_procedure": "monitor", "sampled_at": writer.now()} for n in range(20)]
+                try:
+                    reported.append(writer.append_run_readings(run.id, rows))
+                except e.ConflictError as closed:
+                    refused.append(closed)
+                    return
+                finally:
+                    first_batch.set()
+
+        thread = threading.Thread(target=readings)
+        thread.start()
+        assert first_batch.wait(30)
+        record.complete_run(run.id)
+        thread.join(60)
+        writer.close()
+        assert refused and not thread.is_alive()
+        (completed,) = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunCompleted"]
+        stored = record.store.readings(run.id)
+        assert len(stored) == sum(reported)  # every row reported written is stored, and no other
+        late.append(sum(1 for found in stored if found["recorded_at"] > completed.recorded_at))
+    assert late == [0] * trials

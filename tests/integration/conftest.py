@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from support import build_beamline
+from support import STORES, build_beamline, drop_store
 
 import cora_bluesky
 from cora_bluesky.sim.pss import SimulatedPSS
@@ -53,11 +53,13 @@ def beamline(tmp_path, ioc, epics_permits, clock):
     record.close()
 
 
-@pytest.fixture
-def served(tmp_path, clock):
-    """The record server over a fresh SQLite file; see ``serving.Served``."""
+@pytest.fixture(params=sorted(STORES))
+def served(request, tmp_path, clock):
+    """The record server over a fresh record in each store; see ``serving.Served``."""
     from serving import Served
 
-    server = Served(f"sqlite:///{tmp_path / 'record.db'}", clock=clock)
+    uri = STORES[request.param](tmp_path)
+    server = Served(uri, clock=clock)
     yield server
     server.close()
+    drop_store(uri)

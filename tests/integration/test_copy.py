@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import build_beamline
+from support import build_beamline, drop_store, fresh_mongodb_uri
 
 import cora_bluesky
 from cora_bluesky.application.copying import copy_record, inventory
@@ -30,7 +30,7 @@ def source_uri(tmp_path):
 
 
 def test_round_trip_sqlite_mongo_sqlite_keeps_identical_digests(source_uri, tmp_path, capsys):
-    mongo_uri, back_uri = f"mongomock://{tmp_path.name}/copy", f"sqlite:///{tmp_path / 'back.db'}"
+    mongo_uri, back_uri = fresh_mongodb_uri(), f"sqlite:///{tmp_path / 'back.db'}"
     assert main(["copy", source_uri, mongo_uri]) == 0
     assert main(["copy", mongo_uri, back_uri]) == 0
     assert "verified" in capsys.readouterr().out
@@ -45,6 +45,8 @@ def test_round_trip_sqlite_mongo_sqlite_keeps_identical_digests(source_uri, tmp_
     (run,) = back.list_runs().items
     assert run.status == "Completed" and run.adjustment_count == 1
     assert len(back.list_run_readings(run.id)) == 300
+    back.close()
+    drop_store(mongo_uri)
 
 
 def test_non_empty_target_needs_merge_and_rerun_is_idempotent(source_uri, tmp_path):

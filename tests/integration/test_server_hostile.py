@@ -6,15 +6,17 @@ import json
 
 import pytest
 from serving import Served
-from support import STORES
+from support import STORES, drop_store
 
 
 @pytest.fixture(params=sorted(STORES))
 def any_store(request, tmp_path, clock):
-    server = Served(STORES[request.param](tmp_path), clock=clock)
+    uri = STORES[request.param](tmp_path)
+    server = Served(uri, clock=clock)
     server.clearance(subject_ids=[server.ids.subject])
     yield server
     server.close()
+    drop_store(uri)
 
 
 def raw(served, path, content, *, role="operator", key=True, content_type="application/json"):
