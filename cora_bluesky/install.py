@@ -30,13 +30,13 @@ class Cora:
 
     def stop(self, reason: str) -> Any:
         """Stop the running or paused plan early on purpose, recording the operator's reason."""
-        if self.recorder is not None:
+        if self.recorder is not None and self.RE.state != "idle":  # no stop under way: no reason kept
             self.recorder.give_reason("stop", reason)
         return self.RE.stop()
 
     def abort(self, reason: str) -> Any:
         """Abort the running or paused plan, recording the operator's reason."""
-        if self.recorder is not None:
+        if self.recorder is not None and self.RE.state != "idle":
             self.recorder.give_reason("abort", reason)
         return self.RE.abort(reason)
 
@@ -165,7 +165,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         recorder = None
         if record_documents:
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
-            RE.subscribe(recorder)
+            _see_first(RE, recorder)
             _chain(RE, "state_hook", recorder.state_hook)
             _chain(RE, "msg_hook", recorder.msg_hook)
         CoraCommands(record, gate).register(RE)
@@ -185,6 +185,18 @@ def _chain(RE, attribute: str, hook: Callable) -> None:
         hook(*args)
 
     setattr(RE, attribute, chained)
+
+
+def _see_first(RE, callback: Callable) -> None:
+    """Hand every document to ``callback`` before any subscriber: a subscriber that raises (with
+    ``ignore_callback_exceptions=False``) cannot keep an emitted document from the record."""
+    process = RE.dispatcher.process
+
+    def process_first(name, doc):
+        callback(name.name, doc)
+        return process(name, doc)
+
+    RE.dispatcher.process = process_first
 
 
 def _gate_resume(RE, cora: Cora) -> None:

@@ -86,10 +86,12 @@ def test_pause_and_resume_are_a_hold(rig):
     "ending, status, reason",
     [
         (lambda RE, cora: cora.stop("enough data for the reconstruction"), "Stopped", "enough data for the reconstruction"),
-        (lambda RE, cora: RE.stop(), "Stopped", "RE.stop() was called; no reason was given"),
+        (lambda RE, cora: RE.stop(), "Stopped", "RE.stop() was called; no reason reached the record"),
         (lambda RE, cora: cora.abort("sample moved"), "Aborted", "sample moved"),
-        (lambda RE, cora: RE.abort(), "Aborted", "RE.abort() was called; no reason was given"),
-        (lambda RE, cora: RE.halt(), "Aborted", "RE.halt() was called; no reason was given"),
+        (lambda RE, cora: RE.abort(), "Aborted", "RE.abort() was called; no reason reached the record"),
+        # bluesky 1.15 puts an empty reason in the stop document: the record cannot know it
+        (lambda RE, cora: RE.abort("sample moved"), "Aborted", "RE.abort() was called; no reason reached the record"),
+        (lambda RE, cora: RE.halt(), "Aborted", "RE.halt() was called; no reason reached the record"),
     ],
 )
 def test_endings_from_the_console_keep_or_admit_their_reason(rig, ending, status, reason):
@@ -175,23 +177,24 @@ def test_baseline_and_monitor_readings_with_rejections_counted(rig):
     assert run.summary["rejected_readings"] == 2  # the NaN gauge at both ends of the run, counted
 
 
-def test_documents_fed_twice_are_recorded_once(rig):
+def test_documents_fed_twice_are_recorded_once_and_quietly(rig, caplog):
     RE, cora, record, ids, rot, cam, documents = rig
     ring = Signal(name="ring_current", value=99.0)
     RE.preprocessors.insert(0, SupplementalData(baseline=[ring]))
     RE(bp.count([cam], num=3), subject_id=ids.subject)
     run = the_run(cora, record)
     again = CoraRecorder(record)
-    for name, doc in documents:
-        again(name, doc)
-    assert again.flush(10)
+    with caplog.at_level("INFO"):
+        for name, doc in documents:
+            again(name, doc)
+        assert again.flush(10)
     assert len(record.list_run_readings(run.id)) == 2
     assert event_types(record, run) == [
         "RunStarted", "RunDatasetLinked", "RunReadingLogbookOpened", "RunSummarized", "RunCompleted"
     ]
-    # the record refused the re-delivered baseline (its logbook is closed) and the second completion:
-    # logged and counted by the recorder, never raised, nothing duplicated
-    assert again.failures == 3
+    # a re-delivery meets what is already recorded: nothing refused, nothing said at ERROR
+    assert again.failures == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 def test_procedures_complete_or_abort(rig):
@@ -284,8 +287,9 @@ def test_a_killed_runengine_is_replayed_from_the_spool_and_left_for_a_person(tmp
         blocker.close()
     (run,) = record.list_runs().items
     before = len(record.list_run_readings(run.id))
-    acked = spool / "acked"
-    assert (spool / "items.jsonl").stat().st_size > (int(acked.read_text() or 0) if acked.exists() else 0)
+    (left,) = spool.glob("*.spool")
+    acked = left.with_suffix(".acked")
+    assert left.stat().st_size > (int(acked.read_text() or 0) if acked.exists() else 0)
 
     RE = RunEngine({})
     cora = cora_bluesky.install(RE, record, spool=spool)
@@ -300,4 +304,4 @@ def test_a_killed_runengine_is_replayed_from_the_spool_and_left_for_a_person(tmp
     assert stale.id == run.id
     ended = record.truncate_run(run.id, reason="control workstation killed", interrupted_at=last_seen)
     assert ended.status == "Truncated"
-    assert int((spool / "acked").read_text()) == (spool / "items.jsonl").stat().st_size
+    assert not left.exists() and not acked.exists()  # replayed to the end, then discarded
