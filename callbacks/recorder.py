@@ -74,8 +74,8 @@ def reading_id(descriptor: str, seq_num: int, key: str, timestamp: Any) -> str:
     sample (same source timestamp); a monitor's second event with a ``seq_num`` already used
     carries another sample. The key is hashed, so a long data key never makes the id too long.
     """
-    digest = hashlib.sha256(f"{seq_num}\0{key}\0{timestamp!r}".encode()).hexdigest()[:40]
-    return f"{descriptor[:50]}:{digest}"
+    digest = hashlib.sha256(f"{key}\0{timestamp!r}".encode()).hexdigest()[:32]
+    return f"{descriptor[:50]}:{seq_num}:{digest}"
 
 
 def units_of(meta: dict) -> str | None:
