@@ -365,6 +365,7 @@ class CoraRecorder:
         self._queue: "queue.Queue[tuple]" = queue.Queue()
         self._lock = threading.Lock()
         self._streams: dict[str, str] = {}  # descriptor uid -> stream name, to spool compactly
+        self._emitted: set[str] = set()  # CORA ids whose start document was handed over
         self._live = _Fold(self)
         self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
         self._worker.start()
@@ -398,13 +399,21 @@ class CoraRecorder:
     def _compact(self, name: str, doc: dict) -> dict:
         """What the record needs of a document: events of streams that are not readings or
         steps only feed counts, so their values are neither spooled nor kept."""
-        if name == "descriptor":
+        if name == "start":
+            ident = doc.get("cora_run_id") or doc.get("cora_procedure_id")
+            if ident:
+                self._emitted.add(ident)
+        elif name == "descriptor":
             self._streams[doc["uid"]] = doc.get("name", "")
         elif name in ("event", "event_page"):
             stream = self._streams.get(doc.get("descriptor"), "")
             if stream != STEPS_STREAM and reading_procedure(stream) is None:
                 return {"descriptor": doc["descriptor"], "seq_num": doc["seq_num"], "time": doc.get("time")}
         return doc
+
+    def emitted(self, cora_id: str) -> bool:
+        """Whether the start document of this CORA run or procedure was handed over."""
+        return cora_id in self._emitted
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything handed over so far is recorded; ``False`` if it is still behind."""

@@ -166,6 +166,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         if record_documents:
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
             _see_first(RE, recorder)
+            gate.emitted = recorder.emitted
             _chain(RE, "state_hook", recorder.state_hook)
             _chain(RE, "msg_hook", recorder.msg_hook)
         CoraCommands(record, gate).register(RE)

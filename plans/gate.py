@@ -8,7 +8,7 @@ cleanup runs, no document is emitted and nothing is written.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from bluesky.utils import ensure_generator
 
@@ -62,6 +62,9 @@ class CoraGate:
         self._lock = threading.Lock()
         #: start uid -> ("run" | "procedure", CORA id), in opening order
         self._open: dict[str, tuple[str, str]] = {}
+        #: Whether the RunEngine emitted the start document of a CORA id (set by ``install``): an
+        #: emitted run is open, whatever failed after, and its stop document ends it.
+        self.emitted: Callable[[str], bool] = lambda ident: False
 
     def __call__(self, plan):
         """Forward every message of ``plan``, starting each run in the record at its ``open_run``.
@@ -193,6 +196,8 @@ class CoraGate:
 
     def _close_unopened(self, kind: str, ident: str, failure: BaseException) -> None:
         """The RunEngine failed to open a run the record started: close it honestly."""
+        if self.emitted(ident):
+            return  # a callback raised after the start was out: the run did open
         reason = f"the RunEngine did not open the run: {type(failure).__name__}: {failure}"[:500]
         try:
             if kind == "run":

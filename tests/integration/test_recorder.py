@@ -305,3 +305,140 @@ def test_a_killed_runengine_is_replayed_from_the_spool_and_left_for_a_person(tmp
     ended = record.truncate_run(run.id, reason="control workstation killed", interrupted_at=last_seen)
     assert ended.status == "Truncated"
     assert not left.exists() and not acked.exists()  # replayed to the end, then discarded
+
+
+# --- when the record and the RunEngine could disagree --------------------------------------
+
+
+def test_a_pause_while_runs_are_nested_holds_every_open_run(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+
+    @bpp.set_run_key_decorator("inner")
+    @bpp.run_decorator(md={"plan_name": "count", "detectors": ["cam"]})
+    def inner():
+        yield from bps.trigger_and_read([cam])
+        yield from bps.checkpoint()
+        yield from bps.pause()
+        yield from bps.trigger_and_read([cam])
+
+    @bpp.set_run_key_decorator("outer")
+    @bpp.run_decorator(md={"plan_name": "scan", "detectors": ["cam"]})
+    def outer():
+        yield from bps.trigger_and_read([cam])
+        yield from inner()
+
+    with pytest.raises(RunEngineInterrupted):
+        RE(outer(), subject_id=ids.subject)
+    assert cora.flush(10)
+    runs = record.list_runs().items
+    assert len(runs) == 2 and {run.status for run in runs} == {"Held"}
+    RE.resume()
+    assert cora.flush(10)
+    runs = record.list_runs().items
+    assert len(runs) == 2
+    for run in runs:
+        assert run.status == "Completed" and run.summary["holds"] == 1
+        assert event_types(record, run).count("RunResumed") == 1
+
+
+def test_a_run_held_from_outside_and_completed_by_the_runengine_does_not_stay_held(rig):
+    from cora_bluesky.callbacks.recorder import COMPLETED_WHILE_HELD
+
+    RE, cora, record, ids, rot, cam, _ = rig
+    # an operator holds the run in the record (as over HTTP) while the RunEngine executes it
+    RE.subscribe(lambda name, doc: record.hold_run(doc["cora_run_id"]), "start")
+    RE(bp.count([cam], num=3), subject_id=ids.subject)
+    run = the_run(cora, record)
+    assert (run.status, run.last_reason) == ("Aborted", COMPLETED_WHILE_HELD)
+    assert run.summary["events_per_stream"] == {"primary": 3}
+    assert "RunResumed" not in event_types(record, run)  # the RunEngine never resumed it
+    assert cora.recorder.failures == 0
+
+
+def test_an_emitted_start_is_recorded_as_opened_though_a_callback_raised(tmp_path):
+    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}", permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    ids = build_beamline(record)
+    record.register_plan(name="count", method_id=record.register_method(name="counting").id, asset_ids=[ids.camera])
+    RE = RunEngine({})
+    RE.ignore_callback_exceptions = False
+
+    def broken(name, doc):
+        raise RuntimeError("a broken live plot")
+
+    RE.subscribe(broken, "start")  # subscribed before cora, as in a profile
+    cora = cora_bluesky.install(RE, record)
+    emitted = []
+    RE.subscribe(lambda name, doc: emitted.append(name))
+    with pytest.raises(RuntimeError):
+        RE(bp.count([SynGauss("cam", SynAxis(name="rot"), "rot", center=0, Imax=1)], num=2), subject_id=ids.subject)
+    run = the_run(cora, record)
+    assert emitted[-1] == "stop"
+    assert [d.start_uid for d in run.datasets] != []  # it opened: its Bluesky run is linked
+    assert run.status == "Aborted" and "a broken live plot" in run.last_reason
+
+
+def test_a_reason_given_while_nothing_runs_expires(rig):
+    from bluesky.utils import TransitionError
+
+    RE, cora, record, ids, rot, cam, _ = rig
+    with pytest.raises(TransitionError):
+        cora.stop("a reason for nothing")
+    cora.recorder.give_reason("stop", "another reason for nothing")  # even if it reached the recorder
+    with pytest.raises(RunEngineInterrupted):
+        RE(pausing(cam), subject_id=ids.subject)
+    RE.stop()
+    run = the_run(cora, record)
+    assert (run.status, run.last_reason) == ("Stopped", "RE.stop() was called; no reason reached the record")
+
+
+class DescribedSignal(Signal):
+    """A soft signal that describes its units, as an EPICS one would (``''`` for a blank EGU)."""
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._units = units
+
+    def describe(self):
+        description = super().describe()
+        description[self.name]["units"] = self._units
+        return description
+
+
+def test_one_bad_value_costs_only_itself(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    blank = DescribedSignal(name="motor_position", value=1.5, units="")
+    ring = DescribedSignal(name="ring_current", value=102.0, units="mA")
+    long_key = "x" * 90 + "_readback"
+    far = DescribedSignal(name=long_key, value=7.0, units="mm")
+    garbled = DescribedSignal(name="garbled_units", value=3.0, units="u" * 80)
+    RE.preprocessors.insert(0, SupplementalData(baseline=[blank, ring, far, garbled]))
+    RE(bp.count([cam], num=2), subject_id=ids.subject)
+    run = the_run(cora, record)
+    rows = record.list_run_readings(run.id)
+    kept = sorted({(r["channel_name"], r["units"]) for r in rows})
+    assert kept == [("motor_position", None), ("ring_current", "mA"), (long_key, "mm")]
+    assert len(rows) == 3 * 2 and all(len(r["event_id"]) <= 100 for r in rows)
+    assert run.summary["rejected_readings"] == 2  # the garbled units, at both ends of the run
+    assert cora.recorder.failures == 0
+
+
+def test_a_monitors_second_event_with_a_used_seq_num_is_kept_and_a_rewind_duplicate_dropped(rig):
+    RE, cora, record, ids, rot, cam, _ = rig
+    run = record.start_run(name="fed by hand", plan_id=ids.plan, subject_id=ids.subject)
+    recorder = CoraRecorder(record)
+    now = time.time()
+    recorder("start", {"uid": "s1", "time": now, "cora_run_id": run.id})
+    recorder("descriptor", {"uid": "d1", "run_start": "s1", "name": "sample_temp_monitor", "time": now,
+                            "data_keys": {"sample_temp": {"dtype": "number", "source": "SIM:", "shape": []}}})
+    first = {"uid": "e1", "descriptor": "d1", "seq_num": 1, "time": now,
+             "data": {"sample_temp": 290.0}, "timestamps": {"sample_temp": now - 5}}
+    # as a monitor starts, bluesky may emit a second event with seq_num 1: a new sample
+    second = {**first, "uid": "e2", "data": {"sample_temp": 290.5}, "timestamps": {"sample_temp": now}}
+    # a rewind re-emits an event: a new uid, the same seq_num, the same sample
+    again = {**second, "uid": "e3"}
+    for event in (first, second, again):
+        recorder("event", event)
+    recorder("stop", {"uid": "t1", "run_start": "s1", "time": now + 1, "exit_status": "success"})
+    assert recorder.flush(10)
+    assert sorted(r["value"] for r in record.list_run_readings(run.id)) == [290.0, 290.5]
+    assert record.get_run(run.id).summary["events_per_stream"] == {"sample_temp_monitor": 2}
