@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["runengine_overhead", "readings_ingest", "gate_latency", "listing_scale", "recorder_alone"]
+BENCHMARKS = ["runengine_overhead", "readings_ingest", "gate_latency", "listing_scale", "recorder_alone",
+              "crash_trials"]
 COLUMNS = ["what", "baseline", "cora", "ratio", "target"]
 
 

@@ -47,6 +47,8 @@ COMPLETED_WHILE_HELD = (
     "the RunEngine completed this run while the record held it; what it took during the hold"
     " needs review"
 )
+#: Seconds the recorder thread lets items gather before it folds them (how far it may lag).
+BATCH_WINDOW = 0.05
 #: Seconds between attempts while the store is unavailable: the first, and the longest.
 RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
 #: Refusals kept for :attr:`CoraRecorder.refusals`.
@@ -443,18 +445,28 @@ class CoraRecorder:
                 self._replay(leftover)
             self.replaying.clear()
         while True:
-            item, offset = self._queue.get()
-            kind = item[0]
-            if kind == "flush":
-                item[1].set()
-            elif kind == "close":
-                if self.spool is not None:
-                    self.spool.close()
-                return
-            else:
-                self._record(self._live, item)
-                if offset is not None and not self._live.runs:
-                    self._ack(self.spool, offset)
+            batch = [self._queue.get()]
+            if batch[0][0][0] not in ("flush", "close"):
+                # gather a batch instead of waking per document: each wake-up costs the
+                # RunEngine thread a hand-over of the GIL
+                time.sleep(BATCH_WINDOW)
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for item, offset in batch:
+                kind = item[0]
+                if kind == "flush":
+                    item[1].set()
+                elif kind == "close":
+                    if self.spool is not None:
+                        self.spool.close()
+                    return
+                else:
+                    self._record(self._live, item)
+                    if offset is not None and not self._live.runs:
+                        self._ack(self.spool, offset)
 
     def _replay(self, leftover) -> None:
         """Fold what a session that is gone spooled; its runs still open stay open."""
