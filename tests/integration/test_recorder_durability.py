@@ -245,18 +245,6 @@ def test_a_torn_tail_is_cut_and_a_corrupt_record_skipped_with_a_warning(tmp_path
     assert cora.recorder.failures == 0
 
 
-def test_scan_and_frames_agree_on_every_cut(tmp_path):
-    """Cutting a spool anywhere leaves the whole records before the cut, and a torn tail."""
-    items = [["document", "event", {"seq_num": n, "data": {"x": n * 0.5}}, 1.0] for n in range(20)]
-    data = b"".join(spooling.frame(item) for item in items)
-    for cut in range(len(data) + 1):
-        found = list(spooling.scan(data[:cut]))
-        whole = [v for v in found if v[0] == "item"]
-        assert [v[3] for v in whole] == items[: len(whole)]
-        assert all(v[0] == "torn" for v in found[len(whole):]) and len(found) - len(whole) <= 1
-        assert (len(found) > len(whole)) == (cut != (whole[-1][2] if whole else 0))
-
-
 def test_two_sessions_on_one_record_each_keep_their_own_spool(tmp_path):
     record, ids = beamline_record(tmp_path / "r.db")
     spool = tmp_path / "spool"
