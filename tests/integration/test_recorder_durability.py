@@ -20,7 +20,6 @@ from support import build_beamline
 
 import cora_bluesky
 from cora_bluesky.callbacks import spool as spooling
-from cora_bluesky.callbacks.recorder import CoraRecorder
 from cora_bluesky.storage.sqlite import SQLiteStore
 
 HERE = Path(__file__).resolve().parent
