@@ -115,6 +115,16 @@ class _Fold(DocumentRouter):
         self.paused = False
         self._at = time.time()
 
+    def context(self) -> dict:
+        """What a replay starting here needs to know (saved with an acknowledgement)."""
+        return {"state": self.state, "ending": self.ending, "paused": self.paused, "reasons": self.reasons}
+
+    def restore(self, context: dict) -> None:
+        self.state = context.get("state")
+        self.ending = context.get("ending")
+        self.paused = bool(context.get("paused"))
+        self.reasons = dict(context.get("reasons") or {})
+
     def handle(self, kind: str, first: Any, second: Any, when: float) -> None:
         self._at = when
         if kind == "document":
@@ -466,16 +476,17 @@ class CoraRecorder:
                 else:
                     self._record(self._live, item)
                     if offset is not None and not self._live.runs:
-                        self._ack(self.spool, offset)
+                        self._ack(self.spool, offset, self._live)
 
     def _replay(self, leftover) -> None:
         """Fold what a session that is gone spooled; its runs still open stay open."""
         fold, replayed = _Fold(self), 0
+        fold.restore(leftover.context())
         for offset, item in leftover.items():
             self._record(fold, item)
             replayed += 1
             if not fold.runs:
-                self._ack(leftover, offset)
+                self._ack(leftover, offset, fold)
         if fold.runs:
             log.warning("cora: %d run(s) of a session that is gone never ended; `cora runs stale` lists them",
                         len(fold.runs))
@@ -483,9 +494,9 @@ class CoraRecorder:
         leftover.discard()
 
     @staticmethod
-    def _ack(spool, offset: int) -> None:
+    def _ack(spool, offset: int, fold: _Fold) -> None:
         try:
-            spool.ack(offset)
+            spool.ack(offset, fold.context())
         except OSError as failure:  # costs a longer replay, never a record
             log.warning("cora spool acknowledgement failed: %s", failure)
 

@@ -4,7 +4,8 @@ A spool is a folder per record holding one file per session. Each session append
 checksummed records to its own file, which it keeps locked while it lives. ``write()`` puts a
 record in the operating system's hands at once (a crash of the process loses nothing); a syncer
 thread fsyncs the file at most :data:`SYNC_INTERVAL` seconds later (what a power loss can cost).
-Beside each file, ``<session>.acked`` holds the offset up to which everything was recorded.
+Beside each file, ``<session>.acked`` holds the offset up to which everything was recorded, with
+the context a replay from there needs (the RunEngine's state, an operator's reason under way).
 
 A frame is ``MAGIC``, the payload's length and its CRC-32 (big-endian), then the payload (JSON).
 Reading a file cuts a torn tail away, and moves a record that does not verify into
@@ -102,16 +103,18 @@ def _next_good(data: bytes, at: int) -> int | None:
         at += 1
 
 
-def _read_offset(path: Path) -> int:
+def _read_ack(path: Path) -> tuple[int, dict]:
+    """The acknowledged offset and the context saved with it."""
     try:
-        return int(path.read_text() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
+        found = json.loads(path.read_text())
+        return int(found["offset"]), dict(found.get("context") or {})
+    except (FileNotFoundError, ValueError, TypeError, KeyError):
+        return 0, {}
 
 
-def _write_offset(path: Path, offset: int) -> None:
+def _write_ack(path: Path, offset: int, context: dict | None) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(str(offset))
+    temporary.write_text(json.dumps({"offset": offset, "context": context or {}}))
     os.replace(temporary, path)
 
 
@@ -136,7 +139,7 @@ class Leftover:
         what does not verify."""
         with open(self.path, "rb") as source:
             data = source.read()
-        for verdict, begin, end, item in scan(data, _read_offset(self._acked)):
+        for verdict, begin, end, item in scan(data, _read_ack(self._acked)[0]):
             if verdict == "item":
                 yield end, item
             elif verdict == "torn":
@@ -152,8 +155,12 @@ class Leftover:
                 log.warning("cora spool %s: %d byte(s) at %d do not verify; kept in %s, reading on",
                             self.path.name, end - begin, begin, quarantine.name)
 
-    def ack(self, offset: int) -> None:
-        _write_offset(self._acked, offset)
+    def context(self) -> dict:
+        """What was saved with the last acknowledgement, for the replay that starts there."""
+        return _read_ack(self._acked)[1]
+
+    def ack(self, offset: int, context: dict | None = None) -> None:
+        _write_ack(self._acked, offset, context)
 
     def discard(self) -> None:
         """Everything was replayed: the file goes (a quarantine file stays for a person)."""
@@ -230,14 +237,14 @@ class Spool:
             except (OSError, ValueError):
                 pass  # closed or failing: the next append says so
 
-    def ack(self, offset: int) -> None:
-        """Everything before ``offset`` is recorded."""
+    def ack(self, offset: int, context: dict | None = None) -> None:
+        """Everything before ``offset`` is recorded; ``context`` is what a replay from there needs."""
         with self._lock:
             if offset == self._size and offset > COMPACT_BYTES:
                 os.ftruncate(self._fd, 0)
                 self._size = self._synced = 0
                 offset = 0
-        _write_offset(self._acked, offset)
+        _write_ack(self._acked, offset, context)
 
     def leftovers(self) -> list[Leftover]:
         """Files of sessions that are gone (unlocked), oldest first; each is now locked by us."""
@@ -261,7 +268,7 @@ class Spool:
         self._syncer.join()
         with self._lock:
             self.sync()
-            if _read_offset(self._acked) >= self._size:
+            if _read_ack(self._acked)[0] >= self._size:
                 self.path.unlink(missing_ok=True)
                 self._acked.unlink(missing_ok=True)
             os.close(self._fd)

@@ -3,6 +3,7 @@ two sessions on one record."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -291,3 +292,28 @@ def test_a_spool_locked_by_a_live_session_is_not_replayed(tmp_path):
     leftover.discard()
     other.close()
     assert list(folder.glob("*.spool")) == []
+
+
+def test_a_replay_resumes_with_what_was_known_where_it_starts(tmp_path):
+    """The spool was acknowledged while the RunEngine ran, before the operator gave a reason."""
+    record, ids = beamline_record(tmp_path / "r.db")
+    run = record.start_run(name="by hand", plan_id=ids.plan, subject_id=ids.subject)
+    now = time.time()
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    left = folder / "00000000000000000001-1.spool"
+    acknowledged = [["state", "running", "idle", now]]
+    items = [
+        ["document", "start", {"uid": "s1", "time": now, "cora_run_id": run.id}, now],
+        ["reason", "stop", "enough data for the reconstruction", now + 1],
+        ["state", "stopping", "running", now + 2],
+        ["document", "stop", {"uid": "t1", "run_start": "s1", "time": now + 3, "exit_status": "success"}, now + 3],
+        ["state", "idle", "stopping", now + 4],
+    ]
+    done = b"".join(spooling.frame(item) for item in acknowledged)
+    left.write_bytes(done + b"".join(spooling.frame(item) for item in items))
+    left.with_suffix(".acked").write_text(json.dumps({"offset": len(done), "context": {"state": "running"}}))
+    cora = cora_bluesky.install(RunEngine({}), record, spool=folder)
+    assert cora.flush(30)
+    ended = record.get_run(run.id)
+    assert (ended.status, ended.last_reason) == ("Stopped", "enough data for the reconstruction")
