@@ -114,6 +114,7 @@ class _Fold(DocumentRouter):
         self.state: str | None = None
         self.paused = False
         self._at = time.time()
+        self.stopped: dict[str, dict] = {}  # start uid -> its stop document, not yet ended
 
     def context(self) -> dict:
         """What a replay starting here needs to know (saved with an acknowledgement)."""
@@ -126,6 +127,8 @@ class _Fold(DocumentRouter):
         self.reasons = dict(context.get("reasons") or {})
 
     def handle(self, kind: str, first: Any, second: Any, when: float) -> None:
+        if self.stopped and not self._late_event(kind, first, second):
+            self.settle()
         self._at = when
         if kind == "document":
             DocumentRouter.__call__(self, first, second)
@@ -133,11 +136,28 @@ class _Fold(DocumentRouter):
             self._state(first, when)
         elif kind == "suspension":
             self._lifecycle("hold" if first == "_start_suspender" else "resume", when)
+        elif kind == "settle":
+            pass  # the runs stopped so far were ended above
         elif kind == "reason":
             if self.state in (None, "idle"):
                 log.info("cora: %s reason given while nothing ran; it is not kept", first)
             else:
                 self.reasons[first] = second
+
+    def _late_event(self, kind: str, name: Any, doc: Any) -> bool:
+        """An event of a run whose stop document is out: a monitor's callback, on its own
+        thread, can emit one just after the stop."""
+        if kind != "document" or name not in ("event", "event_page"):
+            return False
+        run = self._run_of(doc.get("descriptor"))
+        return run is not None and any(self.runs.get(uid) is run for uid in self.stopped)
+
+    def settle(self) -> None:
+        """End the runs whose stop documents arrived (late events of theirs are recorded)."""
+        for uid, doc in list(self.stopped.items()):
+            self._end(self.runs[uid], doc)
+            # forgotten only now that its end is stored
+            del self.runs[uid], self.stopped[uid]
 
     def _bound(self, when: float):
         instant = _at(when)
@@ -302,12 +322,8 @@ class _Fold(DocumentRouter):
         }
 
     def stop(self, doc):
-        run = self.runs.get(doc.get("run_start"))
-        if run is None:
-            return
-        self._end(run, doc)
-        # forgotten only now that its end is stored
-        del self.runs[doc["run_start"]]
+        if doc.get("run_start") in self.runs:
+            self.stopped[doc["run_start"]] = doc  # ended with the next item that is not its event
 
     def _end(self, run: _Run, doc: dict) -> None:
         record = self._bound(doc.get("time", self._at))
@@ -379,6 +395,7 @@ class CoraRecorder:
         self._streams: dict[str, str] = {}  # descriptor uid -> stream name, to spool compactly
         self._emitted: set[str] = set()  # CORA ids whose start document was handed over
         self._live = _Fold(self)
+        self._last: int | None = None  # offset of the last item folded and not acknowledged
         self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
         self._worker.start()
 
@@ -466,17 +483,25 @@ class CoraRecorder:
                 except queue.Empty:
                     break
             for item, offset in batch:
-                kind = item[0]
-                if kind == "flush":
+                if item[0] not in ("flush", "close"):
+                    self._fold_live(item, offset)
+                    continue
+                # a stop document waits for its run's late events: nothing more is coming now
+                self._fold_live(["settle", None, None, time.time()], None)
+                if item[0] == "flush":
                     item[1].set()
-                elif kind == "close":
-                    if self.spool is not None:
-                        self.spool.close()
-                    return
-                else:
-                    self._record(self._live, item)
-                    if offset is not None and not self._live.runs:
-                        self._ack(self.spool, offset, self._live)
+                    continue
+                if self.spool is not None:
+                    self.spool.close()
+                return
+
+    def _fold_live(self, item: list, offset: int | None) -> None:
+        self._record(self._live, item)
+        if offset is not None:
+            self._last = offset
+        if self._last is not None and not self._live.runs:
+            self._ack(self.spool, self._last, self._live)
+            self._last = None
 
     def _replay(self, leftover) -> None:
         """Fold what a session that is gone spooled; its runs still open stay open."""
@@ -487,6 +512,7 @@ class CoraRecorder:
             replayed += 1
             if not fold.runs:
                 self._ack(leftover, offset, fold)
+        self._record(fold, ["settle", None, None, time.time()])
         if fold.runs:
             log.warning("cora: %d run(s) of a session that is gone never ended; `cora runs stale` lists them",
                         len(fold.runs))

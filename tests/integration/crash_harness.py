@@ -140,11 +140,12 @@ def trials(uri: str, folder: Path, count: int, seed: int = 0, log=None) -> list[
     return truths
 
 
-def ground_truth(truths: list[Path]) -> tuple[Counter, dict[str, str]]:
-    """Readings the RunEngine emitted (run, channel, procedure, source time, value, seq_num) and the
-    status each run's stop implies."""
+def ground_truth(truths: list[Path]) -> tuple[Counter, dict[str, str], dict[str, set]]:
+    """Readings the RunEngine emitted (run, channel, procedure, source time, value, seq_num), the
+    status each run's stop implies, and each run's primary seq_nums."""
     readings: Counter = Counter()
     ended: dict[str, str] = {}
+    primary: dict[str, set] = {}
     for truth in truths:
         runs, streams = {}, {}
         for line in truth.read_text().splitlines() if truth.exists() else ():
@@ -159,19 +160,21 @@ def ground_truth(truths: list[Path]) -> tuple[Counter, dict[str, str]]:
             elif name == "event" and doc["descriptor"] in streams:
                 run, stream = streams[doc["descriptor"]]
                 procedure = "baseline" if stream == "baseline" else "monitor" if stream.endswith("_monitor") else None
+                if stream == "primary":
+                    primary.setdefault(run, set()).add(doc["seq_num"])
                 if procedure:
                     for key, value in doc["data"].items():
                         readings[(run, key, procedure, instant(doc["timestamps"][key]), value, doc["seq_num"])] = 1
             elif name == "stop" and doc["run_start"] in runs:
                 ended[runs[doc["run_start"]]] = STATUS_OF_EXIT[doc["exit_status"]]
-    return readings, ended
+    return readings, ended, primary
 
 
 def verdict(uri: str, db: Path, truths: list[Path]) -> dict:
     """What the record lost, duplicated or ended wrongly against the ground truths."""
     import cora_bluesky
 
-    expected, ended = ground_truth(truths)
+    expected, ended, primary = ground_truth(truths)
     recorded: Counter = Counter()
     wrong = []
     with cora_bluesky.connect(uri) as record:
@@ -189,15 +192,17 @@ def verdict(uri: str, db: Path, truths: list[Path]) -> dict:
                        instant(row["sampled_at"]), row["value"], int(row["event_id"].split(":")[-2]))
                 recorded[key] += 1
         for run_id, status in ended.items():
-            if str(runs[run_id].status) != status:
-                wrong.append((run_id, str(runs[run_id].status), status))
+            run = runs[run_id]
+            counted = (run.summary or {}).get("events_per_stream", {}).get("primary", 0)
+            if str(run.status) != status or counted != len(primary.get(run_id, ())):
+                wrong.append((run_id, str(run.status), status, counted, len(primary.get(run_id, ()))))
     check = sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0]
     return {
         "expected": len(expected),
         "lost": sorted(set(expected) - set(recorded)),
         "duplicated": sorted(key for key, n in recorded.items() if n > 1),
         "runs_ended": len(ended),
-        "wrong_status": wrong,
+        "wrong_status": wrong,  # status, or the summary's primary event count, not as emitted
         "integrity": check,
     }
 

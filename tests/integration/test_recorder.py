@@ -423,7 +423,7 @@ def test_one_bad_value_costs_only_itself(rig):
     assert cora.recorder.failures == 0
 
 
-def test_a_monitors_second_event_with_a_used_seq_num_is_kept_and_a_rewind_duplicate_dropped(rig):
+def test_monitor_samples_are_kept_and_rewind_duplicates_dropped(rig):
     RE, cora, record, ids, rot, cam, _ = rig
     run = record.start_run(name="fed by hand", plan_id=ids.plan, subject_id=ids.subject)
     recorder = CoraRecorder(record)
@@ -440,6 +440,11 @@ def test_a_monitors_second_event_with_a_used_seq_num_is_kept_and_a_rewind_duplic
     for event in (first, second, again):
         recorder("event", event)
     recorder("stop", {"uid": "t1", "run_start": "s1", "time": now + 1, "exit_status": "success"})
+    # the monitor's callback, on its own thread, can emit one more event just after the stop
+    recorder("event", {**first, "uid": "e4", "seq_num": 2, "data": {"sample_temp": 291.0},
+                       "timestamps": {"sample_temp": now + 0.5}})
+    recorder.state_hook("idle", "running")
     assert recorder.flush(10)
-    assert sorted(r["value"] for r in record.list_run_readings(run.id)) == [290.0, 290.5]
-    assert record.get_run(run.id).summary["events_per_stream"] == {"sample_temp_monitor": 2}
+    assert sorted(r["value"] for r in record.list_run_readings(run.id)) == [290.0, 290.5, 291.0]
+    ended = record.get_run(run.id)
+    assert ended.status == "Completed" and ended.summary["events_per_stream"] == {"sample_temp_monitor": 3}
