@@ -28,6 +28,15 @@ from pathlib import Path
 STATUS_OF_EXIT = {"success": "Completed", "fail": "Aborted", "abort": "Aborted"}
 
 
+def warming(signal, period: float) -> None:
+    """A sample warming up: the monitored signal changes every ``period`` seconds."""
+    value = 290.0
+    while True:
+        value += 0.5
+        signal.put(value)
+        time.sleep(period)
+
+
 def _session(uri: str, spool: str, truth: str, seed: int) -> None:
     import bluesky.plan_stubs as bps
     import bluesky.plans as bp
@@ -65,20 +74,13 @@ def _session(uri: str, spool: str, truth: str, seed: int) -> None:
     subject = record.list_subjects().items[0].id
     rng = random.Random(seed)
 
-    def warm():
-        value = 290.0
-        while True:
-            value += 0.5
-            temp.put(value)
-            time.sleep(0.005)
-
     @bpp.run_decorator(md={"plan_name": "count", "detectors": ["cam"]})
     def failing(points):
         for _ in range(points):
             yield from bps.trigger_and_read([cam])
         raise RuntimeError("detector saturated")
 
-    threading.Thread(target=warm, daemon=True).start()
+    threading.Thread(target=warming, args=(temp, 0.005), daemon=True).start()
     for n in range(1, 10**6):
         ring.put(100.0 - n * 0.01)
         points = rng.randint(2, 12)
