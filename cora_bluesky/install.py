@@ -120,7 +120,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         Who acts, recorded as ``triggered_by`` and on every event.
     spool : str or Path, optional
         Folder of the recorder's durable spool (default: one per record in the user's data
-        directory). Whatever an earlier process spooled but did not record is replayed now.
+        directory); each session writes its own locked file in it. Whatever a session that is
+        gone spooled but did not record is replayed now.
     dataset_uri : str
         How a user resolves a Bluesky run from its start uid (``{uid}``), recorded on each Run
         as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
