@@ -472,7 +472,12 @@ class CoraRecorder:
                 self._replay(leftover)
             self.replaying.clear()
         while True:
-            batch = [self._queue.get()]
+            try:
+                # a stop document waits for its run's late events, a moment at most
+                batch = [self._queue.get(timeout=BATCH_WINDOW if self._live.stopped else None)]
+            except queue.Empty:
+                self._fold_live(["settle", None, None, time.time()], None)
+                continue
             if batch[0][0][0] not in ("flush", "close"):
                 # gather a batch instead of waking per document: each wake-up costs the
                 # RunEngine thread a hand-over of the GIL
