@@ -155,8 +155,12 @@ class _Fold(DocumentRouter):
     def settle(self) -> None:
         """End the runs whose stop documents arrived (late events of theirs are recorded)."""
         for uid, doc in list(self.stopped.items()):
-            self._end(self.runs[uid], doc)
-            # forgotten only now that its end is stored
+            try:
+                self._end(self.runs[uid], doc)
+            except e.StoreError:
+                raise  # retried with the item at hand; the run stays until its end is stored
+            except Exception as refusal:  # refused: reported once, never in front of every item
+                self.recorder.refused("stop", refusal)
             del self.runs[uid], self.stopped[uid]
 
     def _bound(self, when: float):
@@ -524,6 +528,12 @@ class CoraRecorder:
         log.info("cora: replayed %d item(s) from %s", replayed, leftover.path.name)
         leftover.discard()
 
+    def refused(self, what: str, refusal: Exception) -> None:
+        """Count and report an item the record refused (it is not retried)."""
+        self.failures += 1
+        self.refusals.append(f"{what}: {refusal}")
+        log.error("cora: the record refused a %s: %s", what, refusal, exc_info=not isinstance(refusal, e.CoraError))
+
     @staticmethod
     def _ack(spool, offset: int, fold: _Fold) -> None:
         try:
@@ -546,11 +556,7 @@ class CoraRecorder:
                 delay = min(delay * 2, RETRY_LONGEST)
                 continue
             except Exception as refusal:  # never let one bad document stop the next
-                self.failures += 1
-                what = item[1] if item[0] == "document" else item[0]
-                self.refusals.append(f"{what}: {refusal}")
-                log.error("cora: the record refused a %s: %s", what, refusal,
-                          exc_info=not isinstance(refusal, e.CoraError))
+                self.refused(item[1] if item[0] == "document" else item[0], refusal)
             if outage is not None:
                 log.warning("cora: the record is back after %.1f s", time.monotonic() - outage)
             return
