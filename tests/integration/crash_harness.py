@@ -123,6 +123,7 @@ def trials(uri: str, folder: Path, count: int, seed: int = 0, log=None) -> list[
             if trial % 4 == 3:  # killed while it still replays what the sessions before left
                 kill_after = None
                 assert child.stdout.readline().strip() == "installed", "the session never installed cora"
+                threading.Event().wait(rng.uniform(0, 0.3))  # a random instant of the replay
             else:
                 kill_after = rng.randint(1, 400)
                 _wait_for(lambda: _lines(truth) >= kill_after, child, deadline, f"{kill_after} documents")
