@@ -248,6 +248,7 @@ class Spool:
 
     def leftovers(self) -> list[Leftover]:
         """Files of sessions that are gone (unlocked), oldest first; each is now locked by us."""
+        self._adopt_single_file_spool()
         found = []
         for path in sorted(self.folder.glob("*.spool")):
             if path == self.path:
@@ -261,6 +262,33 @@ class Spool:
             else:
                 os.close(fd)
         return found
+
+    def _adopt_single_file_spool(self) -> None:
+        """A spool of an earlier version (one ``items.jsonl`` per record, ``acked`` an offset):
+        its unacknowledged lines become the oldest leftover."""
+        claimed = self.folder / f"items.jsonl.{os.getpid()}"
+        try:
+            os.rename(self.folder / "items.jsonl", claimed)  # one session adopts it
+        except FileNotFoundError:
+            return
+        try:
+            start = int((self.folder / "acked").read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            start = 0
+        items = []
+        with open(claimed, "rb") as source:
+            source.seek(start)
+            for line in source:
+                try:
+                    items.append(json.loads(line))
+                except ValueError:
+                    log.warning("cora spool: a line of %s is torn or corrupt; skipped", claimed.name)
+        adopted = self.folder / f"{0:020d}-{os.getpid()}.spool"
+        temporary = adopted.with_suffix(".tmp")
+        temporary.write_bytes(b"".join(frame(item) for item in items))
+        os.replace(temporary, adopted)
+        claimed.unlink()
+        (self.folder / "acked").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Sync and unlock; the file goes when everything in it was recorded."""

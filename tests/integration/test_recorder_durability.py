@@ -317,3 +317,18 @@ def test_a_replay_resumes_with_what_was_known_where_it_starts(tmp_path):
     assert cora.flush(30)
     ended = record.get_run(run.id)
     assert (ended.status, ended.last_reason) == ("Stopped", "enough data for the reconstruction")
+
+
+def test_a_spool_of_the_single_file_layout_is_adopted(tmp_path):
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    recorded = json.dumps(["state", "running", "idle", 1.0]) + "\n"
+    waiting = [["state", "paused", "running", 2.0], ["reason", "stop", "enough", 3.0]]
+    (folder / "items.jsonl").write_text(recorded + "".join(json.dumps(item) + "\n" for item in waiting))
+    (folder / "acked").write_text(str(len(recorded)))
+    spool = spooling.Spool(folder)
+    (leftover,) = spool.leftovers()
+    assert [item for _, item in leftover.items()] == waiting
+    leftover.discard()
+    spool.close()
+    assert sorted(path.name for path in folder.iterdir()) == []
