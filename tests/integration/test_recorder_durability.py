@@ -78,6 +78,7 @@ def scan_with_baseline(RE, cam, subject, num=5, **kwargs):
     RE(bp.count([cam], num=num, **kwargs), subject_id=subject)
 
 
+@pytest.mark.slow
 def test_an_outage_longer_than_every_timeout_loses_nothing_and_never_slows_the_scan(tmp_path, caplog):
     """Another process takes the SQLite write lock as the run opens and holds it for 45 s, past
     the store's 30 s busy timeout."""
