@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench clean
+.PHONY: test soak demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# SIGKILL at random moments, many more times than CI does (CORA_CRASH_TRIALS to change)
+soak: $(STAMP)
+	CORA_CRASH_TRIALS=$${CORA_CRASH_TRIALS:-200} $(BIN)/python -m pytest -q \
+		tests/integration/test_recorder_durability.py -k sigkill
 
 demo: $(STAMP)
 	$(BIN)/cora demo

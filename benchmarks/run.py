@@ -10,7 +10,6 @@ import argparse
 import importlib
 import json
 import logging
-import os
 import platform
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["runengine_overhead", "readings_ingest", "gate_latency", "listing_scale", "recorder_alone",
-              "mongodb_server"]
+              "mongodb_server", "crash_trials"]
 COLUMNS = ["what", "baseline", "cora", "ratio", "target"]
 
 
@@ -37,10 +36,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for bench.json and bench.md")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    if "EPICS_CA_ADDR_LIST" not in os.environ:
-        from cora_bluesky.sim.loopback import pin_epics_to_loopback
+    from cora_bluesky.sim.loopback import pin_epics_to_loopback
 
-        pin_epics_to_loopback()  # before ophyd is imported: the simulated PSS stays on 127.0.0.1
+    pin_epics_to_loopback()  # a port of its own, before ophyd is imported: the simulated PSS stays on 127.0.0.1
     sys.path.insert(0, str(HERE))
     rows: list[dict] = []
     for name in args.only or BENCHMARKS:

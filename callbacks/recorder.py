@@ -1,13 +1,21 @@
 """The recorder: the RunEngine's documents, states and messages folded into the record.
 
-The RunEngine thread only enqueues. A spooler thread makes each batch durable in the local spool
-whatever state the store is in; a recorder thread talks to the record, in arrival order, and
-retries while the store is unavailable. A recording failure is logged and counted, never raised
-into the RunEngine.
+Whatever thread hands an item over (the RunEngine's, a monitored signal's, the console's)
+writes it to this session's spool file and queues it, and returns: the item is in the
+operating system's hands before the RunEngine's callback returns. A recorder thread first
+replays the spools earlier sessions left, then folds the queue into the record in arrival order.
+
+Delivery is at least once into an idempotent record: an item's effect is only taken as done
+once the store took it, so an item is retried (with backoff, logged once per outage) for as
+long as the store raises :class:`~cora_bluesky.domain.errors.StoreError`; an item the record
+refuses is counted and reported, never retried. The spool is acknowledged whenever no run is
+open, so a replay starts at a run's start document and understands its descriptors again.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import json
 import logging
 import math
@@ -25,24 +33,61 @@ from cora_bluesky.plans.stubs import STEPS_STREAM
 
 log = logging.getLogger(__name__)
 
-#: Seconds the spooler lets documents gather before making a batch durable.
-BATCH_WINDOW = 0.05
-
 #: RunEngine states that tell a stop document's ``success`` apart from a completion.
 ENDING_STATES = {"stopping": "stop", "aborting": "abort", "halting": "halt"}
+#: What the record says when the operator's words did not reach it (``RE.abort(reason)`` in
+#: bluesky 1.15 puts an empty reason in the stop document; ``RE.stop()`` takes none).
 NO_REASON = {
-    "stop": "RE.stop() was called; no reason was given",
-    "abort": "RE.abort() was called; no reason was given",
-    "halt": "RE.halt() was called; no reason was given",
+    "stop": "RE.stop() was called; no reason reached the record",
+    "abort": "RE.abort() was called; no reason reached the record",
+    "halt": "RE.halt() was called; no reason reached the record",
 }
+#: The RunEngine completed a run that the record held (held from outside the RunEngine).
+COMPLETED_WHILE_HELD = (
+    "the RunEngine completed this run while the record held it; what it took during the hold"
+    " needs review"
+)
+#: Seconds the recorder thread lets items gather before it folds them (how far it may lag).
+BATCH_WINDOW = 0.05
+#: Seconds between attempts while the store is unavailable: the first, and the longest.
+RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
+#: Refusals kept for :attr:`CoraRecorder.refusals`.
+REFUSALS_KEPT = 100
+TERMINAL = {"Completed", "Aborted", "Stopped", "Truncated"}
 
 
 def _at(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
+def reading_procedure(stream: str) -> str | None:
+    """The sampling procedure a stream's events are readings of, if any."""
+    if stream == "baseline":
+        return "baseline"
+    if stream.endswith("_monitor"):
+        return "monitor"
+    return None
+
+
+def reading_id(descriptor: str, seq_num: int, key: str, timestamp: Any) -> str:
+    """The record's id of one value: the same for a re-emission, at most 100 characters.
+
+    A rewind re-emits an event with the same descriptor and ``seq_num`` and re-reads the same
+    sample (same source timestamp); a monitor's second event with a ``seq_num`` already used
+    carries another sample. The key is hashed, so a long data key never makes the id too long.
+    """
+    digest = hashlib.sha256(f"{key}\0{timestamp!r}".encode()).hexdigest()[:32]
+    return f"{descriptor[:50]}:{seq_num}:{digest}"
+
+
+def units_of(meta: dict) -> str | None:
+    """A blank unit (an EPICS PV without EGU, ophyd's soft positioners) is no unit."""
+    units = meta.get("units")
+    return units.strip() or None if isinstance(units, str) else units
+
+
 class _Run:
-    """What the recorder knows about one open Bluesky run."""
+    """What a fold knows about one open Bluesky run."""
 
     def __init__(self, kind: str, ident: str, started: float) -> None:
         self.kind = kind
@@ -50,264 +95,197 @@ class _Run:
         self.started = started
         self.streams: dict[str, str] = {}  # descriptor uid -> stream name
         self.units: dict[str, dict[str, str | None]] = {}
-        self.seen: dict[str, set[int]] = {}  # stream name -> seq_nums (a rewind re-emits them)
+        self.seen: dict[str, set] = {}  # stream name -> identities of the events it counted
         self.rejected = 0
+        self.held = False  # held by this RunEngine (a pause or a suspension)
+        self.ended = False  # already ended in the record when its start arrived (a replay)
 
 
-class CoraRecorder(DocumentRouter):
-    """Fold documents carrying ``cora_run_id`` / ``cora_procedure_id`` into the record.
+class _Fold(DocumentRouter):
+    """One session's stream of items folded into the record; a replayed spool gets its own."""
 
-    Parameters
-    ----------
-    record : cora_bluesky.Record
-        Where runs, procedures and readings are recorded.
-    dataset_uri : str
-        How a user resolves a Bluesky run, with ``{uid}`` for its start uid (for example a
-        tiled or databroker address).
-    spool : Spool, optional
-        Where items wait, durably, until they are recorded; anything it still holds from an
-        earlier process is replayed first.
-    retry : float
-        Seconds between attempts while the store is unavailable.
-    """
-
-    def __init__(self, record, *, dataset_uri: str = "bluesky://run/{uid}", spool=None, retry: float = 0.5) -> None:
+    def __init__(self, recorder: "CoraRecorder") -> None:
         super().__init__()
-        self.record = record
-        self.dataset_uri = dataset_uri
-        self.spool = spool
-        self.retry = retry
-        self._queue: "queue.Queue[tuple]" = queue.Queue()
-        self._runs: dict[str, _Run] = {}
-        self._stream_names: dict[str, str] = {}  # descriptor uid -> stream, for spooling
-        self._ending: str | None = None
-        self._reasons: dict[str, str] = {}
-        self._paused = False
-        self.failures = 0
-        self._recordable: "queue.Queue[tuple]" = queue.Queue()
-        self._spooler = threading.Thread(target=self._spool_batches, name="cora-spooler", daemon=True)
-        self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
-        self._worker.start()
+        self.recorder = recorder
+        self.record = recorder.record
+        self.runs: dict[str, _Run] = {}
+        self.ending: str | None = None
+        self.reasons: dict[str, str] = {}
+        self.state: str | None = None
+        self.paused = False
+        self._at = time.time()
+        self.stopped: dict[str, dict] = {}  # start uid -> its stop document, not yet ended
 
-    # --- RunEngine side: enqueue only ---------------------------------------------------
+    def context(self) -> dict:
+        """What a replay starting here needs to know (saved with an acknowledgement)."""
+        return {"state": self.state, "ending": self.ending, "paused": self.paused, "reasons": self.reasons}
 
-    def __call__(self, name: str, doc: dict) -> None:
-        self._queue.put(("document", name, doc, time.time()))
+    def restore(self, context: dict) -> None:
+        self.state = context.get("state")
+        self.ending = context.get("ending")
+        self.paused = bool(context.get("paused"))
+        self.reasons = dict(context.get("reasons") or {})
 
-    def state_hook(self, new: str, old: str) -> None:
-        self._queue.put(("state", new, old, time.time()))
-
-    def msg_hook(self, msg) -> None:
-        if msg.command in ("_start_suspender", "_resume_from_suspender"):
-            self._queue.put(("suspension", msg.command, None, time.time()))
-
-    def give_reason(self, ending: str, reason: str) -> None:
-        """The operator's words for the next stop or abort (see ``Cora.stop``/``Cora.abort``)."""
-        self._queue.put(("reason", ending, reason, time.time()))
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything enqueued so far is recorded; ``False`` if it is still behind."""
-        done = threading.Event()
-        self._queue.put(("flush", done, None, time.time()))
-        caught_up = done.wait(timeout)
-        if not caught_up:
-            log.warning("cora recorder is %d item(s) behind the RunEngine", self._queue.qsize())
-        return caught_up
-
-    def close(self, timeout: float | None = None) -> bool:
-        """Record what is queued, then stop the worker and close the spool; ``False`` on timeout."""
-        self._queue.put(("close", None, None, time.time()))
-        self._worker.join(timeout)
-        return not self._worker.is_alive()
-
-    def rejected_readings(self, cora_id: str) -> int:
-        """How many values of an open run were not stored as readings (non-finite, non-scalar)."""
-        return sum(run.rejected for run in self._runs.values() if run.ident == cora_id)
-
-    # --- worker side --------------------------------------------------------------------
-
-    def _spool_batches(self) -> None:
-        """Spooler thread: make what the RunEngine handed over durable, whatever the store does."""
-        while True:
-            batch = [self._queue.get()]
-            if batch[0][0] not in ("flush", "close"):
-                # gather a batch instead of waking per document: each wake-up costs the
-                # RunEngine thread a share of the GIL
-                time.sleep(BATCH_WINDOW)
-            while len(batch) < 2000:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            durable = [list(item) for item in batch if self._worth_spooling(item)]
-            offset = self._spool_call("append", durable) if self.spool is not None and durable else None
-            self._recordable.put((batch, offset))
-            if any(item[0] == "close" for item in batch):
-                return
-
-    def _work(self) -> None:
-        """Recorder thread: replay what an earlier process left, then record batch after batch."""
-        if self.spool is not None:
-            replayed = None
-            for replayed, item in self.spool.pending():
-                self._record(item)
-            if replayed is not None:
-                self.spool.ack(replayed)
-            # runs left open by a process that died stay Running in the record, for a person
-            # to truncate; this process will never see their stop documents
-            self._runs.clear()
-        self._spooler.start()
-        while True:
-            batch, offset = self._recordable.get()
-            for item in batch:
-                self._record(item)
-            # acknowledge only between runs: a replay must start from an open run's start
-            # document, so that its descriptors and events can be understood again
-            if offset is not None and not self._runs:
-                self._spool_call("ack", offset)
-            if any(item[0] == "close" for item in batch):
-                self._spooler.join()
-                if self.spool is not None:
-                    self.spool.close()
-                return
-
-    def _worth_spooling(self, item) -> bool:
-        """Everything that can change the record; events of other streams only feed counts."""
-        kind, name, doc = item[0], item[1], item[2]
-        if kind in ("flush", "close"):
-            return False
-        if kind != "document":
-            return True
-        if name == "descriptor":
-            self._stream_names[doc["uid"]] = doc.get("name", "")
-            return True
-        if name in ("event", "event_page"):
-            stream = self._stream_names.get(doc.get("descriptor"), "")
-            return stream in ("baseline", STEPS_STREAM) or stream.endswith("_monitor")
-        return True
-
-    def _spool_call(self, verb: str, argument):
-        """A spool that cannot be written costs durability, never the recording itself."""
-        try:
-            return getattr(self.spool, verb)(argument)
-        except (OSError, ValueError) as failure:
-            log.warning("cora spool %s failed (%s); recording continues without it", verb, failure)
-            return None
-
-    def _record(self, item) -> None:
-        while True:
-            try:
-                self._handle(*item)
-                return
-            except e.StoreError as unavailable:  # keep order: retry this item until it lands
-                log.warning("record unavailable, retrying: %s", unavailable)
-                time.sleep(self.retry)
-            except Exception:  # never let one bad document stop the recording of the next
-                self.failures += 1
-                log.exception("cora recorder could not record %s", item[0])
-                return
-
-    def _handle(self, kind: str, first: Any, second: Any, when: float) -> None:
+    def handle(self, kind: str, first: Any, second: Any, when: float) -> None:
+        if self.stopped and not self._late_event(kind, first, second):
+            self.settle()
+        self._at = when
         if kind == "document":
-            self._at = when
             DocumentRouter.__call__(self, first, second)
         elif kind == "state":
-            self._state(first, second, when)
+            self._state(first, when)
         elif kind == "suspension":
-            self._lifecycle("hold_run" if first == "_start_suspender" else "resume_run", when)
+            self._lifecycle("hold" if first == "_start_suspender" else "resume", when)
+        elif kind == "settle":
+            pass  # the runs stopped so far were ended above
         elif kind == "reason":
-            self._reasons[first] = second
-        elif kind == "flush":
-            first.set()
+            if self.state in (None, "idle"):
+                log.info("cora: %s reason given while nothing ran; it is not kept", first)
+            else:
+                self.reasons[first] = second
+
+    def _late_event(self, kind: str, name: Any, doc: Any) -> bool:
+        """An event of a run whose stop document is out: a monitor's callback, on its own
+        thread, can emit one just after the stop."""
+        if kind != "document" or name not in ("event", "event_page"):
+            return False
+        run = self._run_of(doc.get("descriptor"))
+        return run is not None and any(self.runs.get(uid) is run for uid in self.stopped)
+
+    def settle(self) -> None:
+        """End the runs whose stop documents arrived (late events of theirs are recorded)."""
+        for uid, doc in list(self.stopped.items()):
+            try:
+                self._end(self.runs[uid], doc)
+            except e.StoreError:
+                raise  # retried with the item at hand; the run stays until its end is stored
+            except Exception as refusal:  # refused: reported once, never in front of every item
+                self.recorder.refused("stop", refusal)
+            del self.runs[uid], self.stopped[uid]
 
     def _bound(self, when: float):
         instant = _at(when)
         return self.record.bound(clock=lambda: instant)
 
-    def _state(self, new: str, old: str, when: float) -> None:
+    def _state(self, new: str, when: float) -> None:
+        self.state = new
         if new in ENDING_STATES:
-            self._ending = ENDING_STATES[new]
+            self.ending = ENDING_STATES[new]
         elif new == "paused":
-            self._paused = True
-            self._lifecycle("hold_run", when)
-        elif new == "running" and self._paused:
-            self._paused = False
-            self._lifecycle("resume_run", when)
+            self.paused = True
+            self._lifecycle("hold", when)
+        elif new == "running" and self.paused:
+            self.paused = False
+            self._lifecycle("resume", when)
         elif new == "idle":
-            self._ending = None
-            self._paused = False
+            # an operator's reason belongs to the ending it was given for, and expires with it
+            self.ending, self.paused = None, False
+            self.reasons.clear()
 
     def _lifecycle(self, verb: str, when: float) -> None:
-        """Hold or resume the innermost open Run (a procedure has no Held state)."""
-        runs = [run for run in self._runs.values() if run.kind == "run"]
-        if runs:
-            try:
-                getattr(self._bound(when), verb)(runs[-1].ident)
-            except (e.RunCannotHoldError, e.RunCannotResumeError):
-                pass  # a pause inside a suspension (or the reverse) is one hold, not two
+        """Hold (or resume) every open Run this RunEngine has (a procedure has no Held state)."""
+        event_type = "RunHeld" if verb == "hold" else "RunResumed"
+        for run in [run for run in self.runs.values() if run.kind == "run" and not run.ended]:
+            if verb == "resume" and not run.held:
+                continue  # held from outside the RunEngine: not this RunEngine's to resume
+            if not self._already(run, event_type, when):
+                try:
+                    getattr(self._bound(when), f"{verb}_run")(run.ident)
+                except (e.RunCannotHoldError, e.RunCannotResumeError):
+                    continue  # held already (a pause inside a suspension, or from outside)
+            run.held = verb == "hold"
+
+    def _already(self, run: _Run, event_type: str, when: float) -> bool:
+        """A replayed transition the record already holds, recognised by its type and instant."""
+        instant = _at(when)
+        return any(
+            event.event_type == event_type and datetime.fromisoformat(event.occurred_at) == instant
+            for event in self.record.store.load(f"run:{run.ident}")
+        )
 
     # --- documents ------------------------------------------------------------------------
 
     def start(self, doc):
-        if doc.get("cora_run_id"):
-            run = self._runs[doc["uid"]] = _Run("run", doc["cora_run_id"], doc.get("time", self._at))
-            try:
-                self._bound(self._at).link_run_dataset(
-                    run.ident, start_uid=doc["uid"], uri=self.dataset_uri.format(uid=doc["uid"])
-                )
-            except e.RunCannotLinkDatasetError:
-                pass  # re-delivered: already linked
-        elif doc.get("cora_procedure_id"):
-            self._runs[doc["uid"]] = _Run("procedure", doc["cora_procedure_id"], doc.get("time", self._at))
+        ident = doc.get("cora_run_id") or doc.get("cora_procedure_id")
+        if not ident:
+            return
+        kind = "run" if doc.get("cora_run_id") else "procedure"
+        run = _Run(kind, ident, doc.get("time", self._at))
+        state = self.record.get_run(ident) if kind == "run" else self.record.get_procedure(ident)
+        run.ended = str(state.status) in TERMINAL
+        if kind == "run" and not run.ended and not any(d.start_uid == doc["uid"] for d in state.datasets):
+            self._bound(self._at).link_run_dataset(
+                ident, start_uid=doc["uid"], uri=self.recorder.dataset_uri.format(uid=doc["uid"])
+            )
+        self.runs[doc["uid"]] = run
 
     def descriptor(self, doc):
-        run = self._runs.get(doc["run_start"])
+        run = self.runs.get(doc["run_start"])
         if run is not None:
             run.streams[doc["uid"]] = doc.get("name", "")
-            run.units[doc["uid"]] = {key: meta.get("units") for key, meta in doc.get("data_keys", {}).items()}
+            run.units[doc["uid"]] = {key: units_of(meta) for key, meta in doc.get("data_keys", {}).items()}
 
     def event_page(self, doc):
-        for event in unpack_event_page(doc):
-            self.event(event)
+        if doc.get("data"):
+            for event in unpack_event_page(doc):
+                self.event(event)
+        else:  # spooled without values: a stream that only feeds counts
+            for seq_num in doc.get("seq_num", ()):
+                self.event({"descriptor": doc["descriptor"], "seq_num": seq_num})
+
+    def _run_of(self, descriptor: str) -> _Run | None:
+        return next((r for r in self.runs.values() if descriptor in r.streams), None)
 
     def event(self, doc):
-        run = next((r for r in self._runs.values() if doc["descriptor"] in r.streams), None)
+        run = self._run_of(doc["descriptor"])
         if run is None:
             return
         stream = run.streams[doc["descriptor"]]
-        seen = run.seen.setdefault(stream, set())
-        if doc["seq_num"] in seen and stream != STEPS_STREAM:
-            return  # re-emitted after a rewind: already recorded and counted
-        seen.add(doc["seq_num"])
         if stream == STEPS_STREAM:
-            self._step(run, doc)
+            if not run.ended:
+                self._step(run, doc)
             return
-        if run.kind != "run":
-            return
-        if stream == "baseline":
-            procedure = "baseline"
-        elif stream.endswith("_monitor"):
-            procedure = "monitor"
-        else:
-            return
-        readings = []
-        for key, value in doc.get("data", {}).items():
-            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-                run.rejected += 1
-                continue
-            readings.append(
-                {
-                    # the same descriptor and seq_num after a rewind is the same reading
-                    "event_id": f"{doc['descriptor']}:{doc['seq_num']}:{key}",
-                    "channel_name": key,
-                    "value": float(value),
-                    "units": run.units[doc["descriptor"]].get(key),
-                    "sampling_procedure": procedure,
-                    "sampled_at": _at(doc.get("timestamps", {}).get(key, doc["time"])),
-                }
-            )
-        if readings:
-            self._bound(self._at).append_run_readings(run.ident, readings)
+        procedure = reading_procedure(stream) if run.kind == "run" else None
+        timestamps = doc.get("timestamps", {})
+        identity = (doc["seq_num"], tuple(sorted(timestamps.items()))) if procedure else doc["seq_num"]
+        seen = run.seen.setdefault(stream, set())
+        if identity in seen:
+            return  # re-emitted after a rewind: already recorded and counted
+        rejected = 0
+        if procedure is not None and not run.ended:
+            readings = []
+            for key, value in doc.get("data", {}).items():
+                if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+                    rejected += 1
+                    continue
+                at = timestamps.get(key, doc["time"])
+                readings.append(
+                    {
+                        "event_id": reading_id(doc["descriptor"], doc["seq_num"], key, at),
+                        "channel_name": key,
+                        "value": float(value),
+                        "units": run.units[doc["descriptor"]].get(key),
+                        "sampling_procedure": procedure,
+                        "sampled_at": _at(at),
+                    }
+                )
+            if readings:
+                rejected += self._append(run, readings)
+        # only now, with the readings stored, is the event counted as seen
+        seen.add(identity)
+        run.rejected += rejected
+
+    def _append(self, run: _Run, readings: list[dict]) -> int:
+        """Store the readings; one the record refuses costs only itself. Returns the refused."""
+        record = self._bound(self._at)
+        try:
+            record.append_run_readings(run.ident, readings)
+            return 0
+        except e.InvalidInputError as refusal:
+            if len(readings) == 1:
+                log.warning("cora: the record refused a reading of %s: %s", readings[0]["channel_name"], refusal)
+                return 1
+        return sum(self._append(run, [reading]) for reading in readings)
 
     def _step(self, run: _Run, doc) -> None:
         data = doc.get("data", {})
@@ -338,7 +316,7 @@ class CoraRecorder(DocumentRouter):
         if since is not None:
             held += max(0.0, ended - since)
         return {
-            "events_per_stream": {stream: len(seqs) for stream, seqs in run.seen.items()},
+            "events_per_stream": {stream: len(seen) for stream, seen in run.seen.items()},
             "duration_s": round(max(0.0, ended - run.started), 6),
             "time_held_s": round(held, 6),
             "holds": holds,
@@ -348,23 +326,31 @@ class CoraRecorder(DocumentRouter):
         }
 
     def stop(self, doc):
-        run = self._runs.pop(doc.get("run_start"), None)
-        if run is None:
-            return
+        if doc.get("run_start") in self.runs:
+            self.stopped[doc["run_start"]] = doc  # ended with the next item that is not its event
+
+    def _end(self, run: _Run, doc: dict) -> None:
         record = self._bound(doc.get("time", self._at))
-        if run.kind == "run":
+        state = record.get_run(run.ident) if run.kind == "run" else record.get_procedure(run.ident)
+        if str(state.status) in TERMINAL:
+            return  # already ended: by this stop before a crash, or by a person
+        if run.kind == "run" and state.summary is None:
             record.summarize_run(run.ident, self._summary(run, doc))
         status, message = doc.get("exit_status"), doc.get("reason") or ""
-        ending = self._ending if status == "success" and self._ending == "stop" else status
+        ending = self.ending if status == "success" and self.ending == "stop" else status
         if ending == "success":
-            verb = "complete_run" if run.kind == "run" else "complete_procedure"
-            getattr(record, verb)(run.ident)
+            if run.kind == "procedure":
+                record.complete_procedure(run.ident)
+            elif str(state.status) == "Held":
+                record.abort_run(run.ident, reason=COMPLETED_WHILE_HELD)
+            else:
+                record.complete_run(run.ident)
             return
         if ending == "fail":
             reason = message or "the plan failed without a message"
         else:
-            key = "halt" if self._ending == "halt" else ending
-            reason = self._reasons.pop(key, None) or message or NO_REASON.get(key, f"exit status {status}")
+            key = "halt" if self.ending == "halt" else ending
+            reason = self.reasons.get(key) or message or NO_REASON.get(key, f"exit status {status}")
         reason = reason[:500]
         if run.kind == "procedure":
             record.abort_procedure(run.ident, reason=reason)
@@ -372,3 +358,196 @@ class CoraRecorder(DocumentRouter):
             record.stop_run(run.ident, reason=reason)
         else:
             record.abort_run(run.ident, reason=reason)
+
+
+class CoraRecorder:
+    """Fold documents carrying ``cora_run_id`` / ``cora_procedure_id`` into the record.
+
+    Parameters
+    ----------
+    record : cora_bluesky.Record
+        Where runs, procedures and readings are recorded.
+    dataset_uri : str
+        How a user resolves a Bluesky run, with ``{uid}`` for its start uid (for example a
+        tiled or databroker address).
+    spool : Spool, optional
+        This session's spool; what earlier sessions left in its folder is replayed first.
+    retry : float
+        Seconds before the first retry while the store is unavailable; later retries back off
+        up to :data:`RETRY_LONGEST`.
+
+    Attributes
+    ----------
+    failures : int
+        Items the record refused (each logged at ERROR, kept in :attr:`refusals`, not retried).
+    outages : int
+        Times the store became unavailable (each logged once, with its end).
+    """
+
+    def __init__(self, record, *, dataset_uri: str = "bluesky://run/{uid}", spool=None,
+                 retry: float = RETRY_FIRST) -> None:
+        self.record = record
+        self.dataset_uri = dataset_uri
+        self.spool = spool
+        self.retry = retry
+        self.failures = 0
+        self.outages = 0
+        self.refusals: collections.deque[str] = collections.deque(maxlen=REFUSALS_KEPT)
+        self.replaying = threading.Event()
+        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._lock = threading.Lock()
+        self._streams: dict[str, str] = {}  # descriptor uid -> stream name, to spool compactly
+        self._live = _Fold(self)
+        self._last: int | None = None  # offset of the last item folded and not acknowledged
+        self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
+        self._worker.start()
+
+    # --- any thread: spool and enqueue, never raise ---------------------------------------
+
+    def __call__(self, name: str, doc: dict) -> None:
+        try:
+            self._take(["document", name, self._compact(name, doc), time.time()])
+        except Exception:  # the RunEngine is never failed by its recorder
+            log.exception("cora recorder could not take a %s document", name)
+
+    def state_hook(self, new: str, old: str) -> None:
+        self._take(["state", new, old, time.time()])
+
+    def msg_hook(self, msg) -> None:
+        if msg.command in ("_start_suspender", "_resume_from_suspender"):
+            self._take(["suspension", msg.command, None, time.time()])
+
+    def give_reason(self, ending: str, reason: str) -> None:
+        """The operator's words for the stop or abort under way (see ``Cora.stop``/``Cora.abort``)."""
+        self._take(["reason", ending, reason, time.time()])
+
+    def _take(self, item: list) -> None:
+        # spooling and queueing under one lock: the queue is in spool order, so an
+        # acknowledged offset never passes an item that is not recorded yet
+        with self._lock:
+            offset = self.spool.append(item) if self.spool is not None else None
+            self._queue.put((item, offset))
+
+    def _compact(self, name: str, doc: dict) -> dict:
+        """What the record needs of a document: events of streams that are not readings or
+        steps only feed counts, so their values are neither spooled nor kept."""
+        if name == "descriptor":
+            self._streams[doc["uid"]] = doc.get("name", "")
+        elif name in ("event", "event_page"):
+            stream = self._streams.get(doc.get("descriptor"), "")
+            if stream != STEPS_STREAM and reading_procedure(stream) is None:
+                return {"descriptor": doc["descriptor"], "seq_num": doc["seq_num"], "time": doc.get("time")}
+        return doc
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything handed over so far is recorded; ``False`` if it is still behind."""
+        done = threading.Event()
+        self._queue.put((["flush", done, None, time.time()], None))
+        caught_up = done.wait(timeout)
+        if not caught_up:
+            log.warning("cora recorder is %d item(s) behind the RunEngine", self._queue.qsize())
+        return caught_up
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Record what is queued, then stop the worker and close the spool; ``False`` on timeout."""
+        self._queue.put((["close", None, None, time.time()], None))
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+    def rejected_readings(self, cora_id: str) -> int:
+        """How many values of an open run were not stored as readings (non-finite, non-scalar)."""
+        return sum(run.rejected for run in self._live.runs.values() if run.ident == cora_id)
+
+    # --- the recorder thread ---------------------------------------------------------------
+
+    def _work(self) -> None:
+        if self.spool is not None:
+            self.replaying.set()
+            for leftover in self.spool.leftovers():
+                self._replay(leftover)
+            self.replaying.clear()
+        while True:
+            try:
+                # a stop document waits for its run's late events, a moment at most
+                batch = [self._queue.get(timeout=BATCH_WINDOW if self._live.stopped else None)]
+            except queue.Empty:
+                self._fold_live(["settle", None, None, time.time()], None)
+                continue
+            if batch[0][0][0] not in ("flush", "close"):
+                # gather a batch instead of waking per document: each wake-up costs the
+                # RunEngine thread a hand-over of the GIL
+                time.sleep(BATCH_WINDOW)
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for item, offset in batch:
+                if item[0] not in ("flush", "close"):
+                    self._fold_live(item, offset)
+                    continue
+                # a stop document waits for its run's late events: nothing more is coming now
+                self._fold_live(["settle", None, None, time.time()], None)
+                if item[0] == "flush":
+                    item[1].set()
+                    continue
+                if self.spool is not None:
+                    self.spool.close()
+                return
+
+    def _fold_live(self, item: list, offset: int | None) -> None:
+        self._record(self._live, item)
+        if offset is not None:
+            self._last = offset
+        if self._last is not None and not self._live.runs:
+            self._ack(self.spool, self._last, self._live)
+            self._last = None
+
+    def _replay(self, leftover) -> None:
+        """Fold what a session that is gone spooled; its runs still open stay open."""
+        fold, replayed = _Fold(self), 0
+        fold.restore(leftover.context())
+        for offset, item in leftover.items():
+            self._record(fold, item)
+            replayed += 1
+            if not fold.runs:
+                self._ack(leftover, offset, fold)
+        self._record(fold, ["settle", None, None, time.time()])
+        if fold.runs:
+            log.warning("cora: %d run(s) of a session that is gone never ended; `cora runs stale` lists them",
+                        len(fold.runs))
+        log.info("cora: replayed %d item(s) from %s", replayed, leftover.path.name)
+        leftover.discard()
+
+    def refused(self, what: str, refusal: Exception) -> None:
+        """Count and report an item the record refused (it is not retried)."""
+        self.failures += 1
+        self.refusals.append(f"{what}: {refusal}")
+        log.error("cora: the record refused a %s: %s", what, refusal, exc_info=not isinstance(refusal, e.CoraError))
+
+    @staticmethod
+    def _ack(spool, offset: int, fold: _Fold) -> None:
+        try:
+            spool.ack(offset, fold.context())
+        except OSError as failure:  # costs a longer replay, never a record
+            log.warning("cora spool acknowledgement failed: %s", failure)
+
+    def _record(self, fold: _Fold, item) -> None:
+        """Retry until the store takes the item; a refusal is counted, reported, not retried."""
+        delay, outage = self.retry, None
+        while True:
+            try:
+                fold.handle(*item)
+            except e.StoreError as unavailable:  # keep order: retry this item until it lands
+                if outage is None:
+                    outage = time.monotonic()
+                    self.outages += 1
+                    log.warning("cora: the record is unavailable (%s); retrying until it is back", unavailable)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_LONGEST)
+                continue
+            except Exception as refusal:  # never let one bad document stop the next
+                self.refused(item[1] if item[0] == "document" else item[0], refusal)
+            if outage is not None:
+                log.warning("cora: the record is back after %.1f s", time.monotonic() - outage)
+            return

@@ -31,13 +31,13 @@ class Cora:
 
     def stop(self, reason: str) -> Any:
         """Stop the running or paused plan early on purpose, recording the operator's reason."""
-        if self.recorder is not None:
+        if self.recorder is not None and self.RE.state != "idle":  # no stop under way: no reason kept
             self.recorder.give_reason("stop", reason)
         return self.RE.stop()
 
     def abort(self, reason: str) -> Any:
         """Abort the running or paused plan, recording the operator's reason."""
-        if self.recorder is not None:
+        if self.recorder is not None and self.RE.state != "idle":
             self.recorder.give_reason("abort", reason)
         return self.RE.abort(reason)
 
@@ -123,7 +123,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         Who acts, recorded as ``triggered_by`` and on every event.
     spool : str or Path, optional
         Folder of the recorder's durable spool (default: one per record in the user's data
-        directory). Whatever an earlier process spooled but did not record is replayed now.
+        directory); each session writes its own locked file in it. Whatever a session that is
+        gone spooled but did not record is replayed now.
     dataset_uri : str
         How a user resolves a Bluesky run from its start uid (``{uid}``), recorded on each Run
         as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
@@ -173,7 +174,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         recorder = None
         if record_documents:
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
-            RE.subscribe(recorder)
+            _see_first(RE, recorder)
             states.hooks.append(recorder.state_hook)
             gate.before_run.append(ChainedHook(RE, "msg_hook", recorder.msg_hook).ensure)
         CoraCommands(record, gate).register(RE)
@@ -217,6 +218,18 @@ class ChainedHook:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def _see_first(RE, callback: Callable) -> None:
+    """Hand every document to ``callback`` before any subscriber: a subscriber that raises (with
+    ``ignore_callback_exceptions=False``) cannot keep an emitted document from the record."""
+    process = RE.dispatcher.process
+
+    def process_first(name, doc):
+        callback(name.name, doc)
+        return process(name, doc)
+
+    RE.dispatcher.process = process_first
 
 
 def _gate_resume(RE, cora: Cora) -> None:

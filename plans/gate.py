@@ -216,15 +216,28 @@ class CoraGate:
         kwargs = {**msg.kwargs, f"cora_{kind}_id": ident}
         if isinstance(kwargs.get(PROCEDURE_KEY), ProcedureDeclaration):
             kwargs[PROCEDURE_KEY] = dict(kwargs[PROCEDURE_KEY])  # a plain mapping in the document
+        already_open = self._emitted_start(msg.run)  # a run under the same key: the RunEngine refuses
         try:
             uid = await self._handlers["open_run"](msg._replace(kwargs=kwargs))
         except BaseException as failure:
-            self._close_unopened(kind, ident, failure)
+            uid = self._emitted_start(msg.run)
+            if uid is None or uid == already_open:
+                self._close_unopened(kind, ident, failure)
+            else:  # a callback raised after the start document was out: the run is open
+                self._opened(msg.run, _OpenRun(kind, ident, uid, set(assets)))
             raise
-        with self._lock:
-            self._open[msg.run] = _OpenRun(kind, ident, uid, set(assets))
-            self._admitted.clear()
+        self._opened(msg.run, _OpenRun(kind, ident, uid, set(assets)))
         return uid
+
+    def _opened(self, key: Any, run: _OpenRun) -> None:
+        with self._lock:
+            self._open[key] = run
+            self._admitted.clear()
+
+    def _emitted_start(self, key: Any) -> str | None:
+        """The start uid if the RunEngine opened the run under ``key`` (its start document is out)."""
+        bundler = getattr(self.RE, "_run_bundlers", {}).get(key)
+        return bundler._run_start_uid if bundler is not None and bundler.run_is_open else None
 
     async def _close_run(self, msg):
         run = self._open.get(msg.run)

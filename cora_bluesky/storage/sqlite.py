@@ -157,8 +157,19 @@ class SQLiteStore:
             return self.store._conn
 
         def __exit__(self, kind, error, tb) -> None:
+            conn = self.store._conn
             try:
-                self.store._conn.execute("ROLLBACK" if kind else "COMMIT")
+                conn.execute("ROLLBACK" if kind else "COMMIT")
+            except sqlite3.Error:
+                # a COMMIT that failed (disk full, busy) leaves the transaction open: end it,
+                # or every later BEGIN fails and the outage never ends
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if not kind:
+                    raise
             finally:
                 self.store._lock.release()
 

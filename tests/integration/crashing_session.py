@@ -2,7 +2,6 @@
 
 import sys
 import threading
-import time
 
 from bluesky import RunEngine, SupplementalData
 import bluesky.plans as bp
@@ -10,6 +9,7 @@ from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
 
 import cora_bluesky
+from crash_harness import warming
 
 uri, spool = sys.argv[1], sys.argv[2]
 record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
@@ -19,15 +19,5 @@ temp = Signal(name="sample_temp", value=290.0)
 RE = RunEngine({})
 cora_bluesky.install(RE, record, spool=spool, outside_hutches=["sample_temp"])
 RE.preprocessors.insert(0, SupplementalData(monitors=[temp]))
-
-
-def warm():
-    value = 290.0
-    while True:
-        value += 0.5
-        temp.put(value)
-        time.sleep(0.02)
-
-
-threading.Thread(target=warm, daemon=True).start()
+threading.Thread(target=warming, args=(temp, 0.02), daemon=True).start()
 RE(bp.count([cam], num=100000, delay=0.02), subject_id=record.list_subjects().items[0].id)
