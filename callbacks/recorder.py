@@ -99,6 +99,7 @@ class _Run:
         self.rejected = 0
         self.held = False  # held by this RunEngine (a pause or a suspension)
         self.ended = False  # already ended in the record when its start arrived (a replay)
+        self.refusal: str | None = None  # the gate refused a device mid-run: the run ends Aborted
 
 
 class _Fold(DocumentRouter):
@@ -138,6 +139,10 @@ class _Fold(DocumentRouter):
             self._lifecycle("hold" if first == "_start_suspender" else "resume", when)
         elif kind == "settle":
             pass  # the runs stopped so far were ended above
+        elif kind == "refusal":
+            for run in self.runs.values():
+                if run.ident == first:
+                    run.refusal = second
         elif kind == "reason":
             if self.state in (None, "idle"):
                 log.info("cora: %s reason given while nothing ran; it is not kept", first)
@@ -336,6 +341,12 @@ class _Fold(DocumentRouter):
             return  # already ended: by this stop before a crash, or by a person
         if run.kind == "run" and state.summary is None:
             record.summarize_run(run.ident, self._summary(run, doc))
+        if run.refusal is not None:  # whether the plan caught the refusal or not
+            if run.kind == "procedure":
+                record.abort_procedure(run.ident, reason=run.refusal)
+            else:
+                record.abort_run(run.ident, reason=run.refusal)
+            return
         status, message = doc.get("exit_status"), doc.get("reason") or ""
         ending = self.ending if status == "success" and self.ending == "stop" else status
         if ending == "success":
@@ -416,6 +427,10 @@ class CoraRecorder:
     def msg_hook(self, msg) -> None:
         if msg.command in ("_start_suspender", "_resume_from_suspender"):
             self._take(["suspension", msg.command, None, time.time()])
+
+    def gate_refused(self, cora_id: str, reason: str) -> None:
+        """The gate refused a device of this open run: it ends Aborted with ``reason``."""
+        self._take(["refusal", cora_id, reason, time.time()])
 
     def give_reason(self, ending: str, reason: str) -> None:
         """The operator's words for the stop or abort under way (see ``Cora.stop``/``Cora.abort``)."""

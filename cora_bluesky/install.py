@@ -176,6 +176,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
             recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
             _see_first(RE, recorder)
             states.hooks.append(recorder.state_hook)
+            gate.on_refusal.append(recorder.gate_refused)
             gate.before_run.append(ChainedHook(RE, "msg_hook", recorder.msg_hook).ensure)
         CoraCommands(record, gate).register(RE)
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.plans import stubs
-from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration
+from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration, issued
 
 #: Keys only the gate and ``procedure_wrapper`` write; user metadata carrying them is refused.
 RESERVED_KEYS = frozenset({"cora_run_id", "cora_procedure_id", PROCEDURE_KEY})
@@ -31,7 +31,10 @@ RESERVED_KEYS = frozenset({"cora_run_id", "cora_procedure_id", PROCEDURE_KEY})
 #: refused: they only ever take a device back to rest.
 DEVICE_COMMANDS = (
     "set", "trigger", "read", "locate", "kickoff", "complete", "collect", "stage", "configure", "prepare", "monitor",
+    "declare_stream",
 )
+#: Of those, the ones whose further arguments are devices too (``Msg('locate', *devices)``).
+MANY_DEVICE_COMMANDS = frozenset({"locate", "collect", "declare_stream"})
 
 #: Metadata keys that name upstream concepts, and the external-reference scheme each becomes.
 EXTERNAL_REF_KEYS = {
@@ -70,6 +73,24 @@ def _lineage(device: Any) -> list[Any]:
         chain.append(device)
         device = getattr(device, "parent", None)
     return chain
+
+
+def _descendant_names(device: Any) -> list[str]:
+    """Names of the device's components, all levels down, without connecting any lazy one."""
+    walk = getattr(device, "walk_components", None)
+    name = _name(device)
+    if callable(walk) and name:  # ophyd: a component is named <parent>_<attribute>
+        return [f"{name}_{part.dotted_name.replace('.', '_')}" for part in walk()]
+    children = getattr(device, "children", None)
+    if not callable(children):
+        return []
+    found, pending = [], [device]  # ophyd-async: children() yields (attribute, device)
+    while pending:
+        for _, child in pending.pop().children():
+            if _name(child):
+                found.append(child.name)
+            pending.append(child)
+    return found
 
 
 def _name(device: Any) -> str | None:
@@ -117,6 +138,9 @@ class CoraGate:
         self.declare_outside_hutches(*outside_hutches)
         #: Called before every run is decided (install() keeps the RunEngine's hooks chained).
         self.before_run: list[Callable[[], None]] = []
+        #: Called with (CORA id, refusal text) when a device refused mid-run ends that run (the
+        #: recorder ends it Aborted, however the RunEngine closes it).
+        self.on_refusal: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
         self._open: dict[Any, _OpenRun] = {}  # run key -> run, in opening order
         #: id -> device admitted to every open run; cleared whenever a run opens
@@ -137,7 +161,9 @@ class CoraGate:
         registry = RE._command_registry  # the RunEngine's own handlers, wrapped rather than copied
         self._handlers = {name: registry[name] for name in ("open_run", "close_run", *DEVICE_COMMANDS)}
         self._gated = {"open_run": self._open_run, "close_run": self._close_run}
-        self._gated.update((name, self._guarded(self._handlers[name])) for name in DEVICE_COMMANDS)
+        self._gated.update(
+            (name, self._guarded(self._handlers[name], many=name in MANY_DEVICE_COMMANDS)) for name in DEVICE_COMMANDS
+        )
         for name, handler in self._gated.items():
             RE.register_command(name, handler)
 
@@ -207,12 +233,13 @@ class CoraGate:
         for hook in self.before_run:
             hook()
         md = self.final_metadata(msg)
+        wrapped = issued(msg.kwargs.get(PROCEDURE_KEY))  # by identity, before any copy
         if self.RE is not None:
             # the RunEngine's own checks first (a refusal there writes nothing), then decide on
             # the metadata exactly as the start document will carry it
             self.RE.md_validator(dict(md))
             md = self.RE.md_normalizer(copy.deepcopy(md))
-        kind, ident, assets = self.start(md, user_keys=self.user_keys())
+        kind, ident, assets = self.start(md, user_keys=self.user_keys(), wrapped=wrapped)
         kwargs = {**msg.kwargs, f"cora_{kind}_id": ident}
         if isinstance(kwargs.get(PROCEDURE_KEY), ProcedureDeclaration):
             kwargs[PROCEDURE_KEY] = dict(kwargs[PROCEDURE_KEY])  # a plain mapping in the document
@@ -255,7 +282,8 @@ class CoraGate:
             return set()
         return set(self.RE.md) | set(getattr(self.RE, "_metadata_per_call", {}))
 
-    def start(self, md: Mapping[str, Any], *, user_keys: Iterable[str] = ()) -> tuple[str, str, list[str]]:
+    def start(self, md: Mapping[str, Any], *, user_keys: Iterable[str] = (),
+              wrapped: bool | None = None) -> tuple[str, str, list[str]]:
         """Start the run ``md`` describes in the record, or raise the refusal.
 
         Parameters
@@ -264,6 +292,9 @@ class CoraGate:
             The final metadata of the run.
         user_keys : iterable of str
             Keys of ``md`` that users set rather than the plan: none may be reserved.
+        wrapped : bool, optional
+            Whether the plan's procedure declaration is one ``procedure_wrapper`` made (by
+            default, ``md``'s own declaration is checked).
 
         Returns
         -------
@@ -271,7 +302,8 @@ class CoraGate:
         """
         declared = md.get(PROCEDURE_KEY)
         forged = set(RESERVED_KEYS & set(user_keys)) | ((RESERVED_KEYS - {PROCEDURE_KEY}) & md.keys())
-        if declared is not None and not isinstance(declared, ProcedureDeclaration):
+        genuine = issued(declared) if wrapped is None else wrapped
+        if declared is not None and not (genuine and isinstance(declared, ProcedureDeclaration)):
             forged.add(PROCEDURE_KEY)
         if forged:
             keys = sorted(forged)
@@ -378,14 +410,21 @@ class CoraGate:
 
     # --- devices reached while a run is open ------------------------------------------------
 
-    def _guarded(self, handler):
+    def _guarded(self, handler, *, many: bool = False):
         admitted, open_runs = self._admitted, self._open
-
-        async def guarded(msg):
-            # the common case costs two lookups: nothing open, or a device already admitted
-            if open_runs and msg.obj is not None and id(msg.obj) not in admitted:
-                self.admit(msg.obj)
-            return await handler(msg)
+        if many:
+            async def guarded(msg):
+                if open_runs:
+                    for device in (msg.obj, *msg.args):
+                        if device is not None and id(device) not in admitted:
+                            self.admit(device)
+                return await handler(msg)
+        else:
+            async def guarded(msg):
+                # the common case costs two lookups: nothing open, or a device already admitted
+                if open_runs and msg.obj is not None and id(msg.obj) not in admitted:
+                    self.admit(msg.obj)
+                return await handler(msg)
 
         guarded.__doc__ = handler.__doc__
         return guarded
@@ -407,21 +446,30 @@ class CoraGate:
                 run.assets.update(joining)
         except e.CoraError as refusal:
             with self._lock:
-                for run in self._open.values():
-                    run.refusal = run.refusal or refusal
+                ending = [run for run in self._open.values() if run.refusal is None]
+                for run in ending:
+                    run.refusal = refusal
+            for run in ending:
+                for hook in self.on_refusal:
+                    hook(run.ident, str(refusal)[:500])
             raise
         self._admitted[id(device)] = device
 
     def _place_device(self, device: Any) -> list[str]:
-        """The assets of the nearest device in the lineage the record knows; none if outside hutches."""
+        """Every asset the device acts on: its nearest known ancestor's and its known descendants'.
+
+        A message to a device reaches its components, so a component an asset answers to counts
+        even when the device itself is outside every hutch. None if the device is declared
+        outside every hutch and nothing it holds is known.
+        """
         lineage = _lineage(device)
         if any(part is stubs._step_device for part in lineage):
             return []  # cora's own soft device, carrying procedure steps into their stream
         names = [name for name in map(_name, lineage) if name]
-        answering = self._answering(names)
-        for name in names:
-            if name in answering:
-                return answering[name]
-        if self._outside(names):
-            return []
+        below = _descendant_names(device)
+        answering = self._answering(names + below)
+        found = next((answering[name] for name in names if name in answering), [])
+        found = list(dict.fromkeys([*found, *(asset for name in below for asset in answering.get(name, ()))]))
+        if found or self._outside(names):
+            return found
         raise self._unknown(names[:1] or [repr(device)])

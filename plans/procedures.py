@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import weakref
+from typing import Any, Iterable
 
 from bluesky.preprocessors import plan_mutator
 from bluesky.utils import Msg, make_decorator
@@ -12,11 +13,18 @@ PROCEDURE_KEY = "cora_procedure"
 
 
 class ProcedureDeclaration(dict):
-    """A declaration only :func:`procedure_wrapper` makes.
+    """A declaration only :func:`procedure_wrapper` makes (a plain mapping in the document)."""
 
-    The gate starts a Procedure instead of a Run only for an instance of this type: a mapping
-    under the same key in ``RE.md``, call metadata or a queue item (JSON: plain dicts) is refused.
-    """
+
+#: The declarations procedure_wrapper made and that are still alive, by identity: the gate
+#: starts a Procedure only for one of these, never for a mapping from metadata or a queue item,
+#: nor for a ProcedureDeclaration built anywhere else.
+_issued: "weakref.WeakValueDictionary[int, ProcedureDeclaration]" = weakref.WeakValueDictionary()
+
+
+def issued(declaration: Any) -> bool:
+    """Whether ``declaration`` is one that :func:`procedure_wrapper` made."""
+    return declaration is not None and _issued.get(id(declaration)) is declaration
 
 
 def procedure_wrapper(
@@ -53,6 +61,7 @@ def procedure_wrapper(
         target_asset_ids=list(target_asset_ids),
         target_devices=list(target_devices),
     )
+    _issued[id(declaration)] = declaration
 
     def declare(msg):
         if msg.command == "open_run" and PROCEDURE_KEY not in msg.kwargs:

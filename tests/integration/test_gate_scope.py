@@ -559,3 +559,95 @@ def test_a_reassigned_msg_hook_still_records_suspensions(rig):
     (run,) = the_runs(cora, record)
     types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
     assert run.status == "Completed" and types.count("RunHeld") == 1 and types.count("RunResumed") == 1
+
+
+# --- found by attacking the gate -----------------------------------------------------------
+
+def test_a_run_whose_start_callback_raised_is_still_gated(rig, ioc):
+    from bluesky.utils import Msg
+
+    RE, cora, record, ids, devices, documents = rig
+    ioc.put("B:SECURED", 0)
+
+    def boom(name, doc):
+        raise RuntimeError("callback failed on start")
+
+    def plan():
+        token = yield from bps.subscribe("start", boom)
+        try:
+            yield Msg("open_run", plan_name="mv_then_read", detectors=["mono"])
+        except RuntimeError:
+            pass  # the start document is out: the run is open
+        yield from bps.unsubscribe(token)
+        yield from bps.mv(devices["rot"], 5)
+        yield Msg("close_run", exit_status="success")
+
+    with pytest.raises(REFUSED_HUTCH):
+        RE(plan())
+    assert devices["rot"].position == 0
+    (run,) = the_runs(cora, record)
+    assert run.status == "Aborted" and run.last_reason.startswith("RunRequiresPermittedEnclosure: rot")
+
+
+@pytest.mark.parametrize("command", ["locate", "declare_stream"])
+def test_every_device_a_message_names_is_gated(rig, ioc, command):
+    RE, cora, record, ids, devices, documents = rig
+    ioc.put("B:SECURED", 0)
+
+    @bpp.run_decorator(md={"plan_name": "mv_then_read", "detectors": ["mono"]})
+    def plan():
+        if command == "locate":
+            return (yield from bps.locate(devices["mono"], devices["rot"]))
+        return (yield from bps.declare_stream(devices["mono"], devices["rot"], name="extra"))
+
+    with pytest.raises(REFUSED_HUTCH) as refused:
+        RE(plan())
+    assert refused.value.data["devices"] == ["rot"]
+    (run,) = the_runs(cora, record)
+    assert run.status == "Aborted"
+
+
+def test_a_message_to_a_device_reaches_its_components_in_other_hutches(rig, ioc):
+    RE, cora, record, ids, devices, documents = rig
+    record.register_asset(name="frame", family="frame", enclosure_id=ids.hutch_a, device_names=["frame"])
+    record.register_asset(name="frame x", family="stage", parent_id=ids.table, device_names=["frame_x"])
+    frame = XYStage(name="frame")
+    ioc.put("B:SECURED", 0)
+
+    @bpp.run_decorator(md={"plan_name": "mv_then_read", "detectors": ["mono"]})
+    def plan():
+        yield from bps.configure(frame, {"x.velocity": 7})
+
+    with pytest.raises(REFUSED_HUTCH):
+        RE(plan())
+    assert frame.x.velocity.get() != 7
+
+
+def test_a_soft_device_declared_outside_hutches_still_reaches_known_components(rig, ioc):
+    RE, cora, record, ids, devices, documents = rig
+    record.register_asset(name="soft box x", family="stage", parent_id=ids.table, device_names=["soft_box_x"])
+    box = XYStage(name="soft_box")  # matches soft_*, but its x answers to an asset in 2-BM-B
+    ioc.put("B:SECURED", 0)
+    with pytest.raises(REFUSED_HUTCH):
+        RE(bp.count([devices["mono"]], per_shot=lambda dets: (yield from bps.trigger_and_read([box]))))
+
+
+def test_a_caught_refusal_aborts_the_run_even_when_the_runengine_closes_it(rig, ioc):
+    from bluesky.utils import Msg
+
+    RE, cora, record, ids, devices, documents = rig
+    ioc.put("B:SECURED", 0)
+
+    def plan():
+        yield Msg("open_run", plan_name="mv_then_read", detectors=["mono"])
+        try:
+            yield from bps.mv(devices["rot"], 5)
+        except e.CoraError:
+            pass
+        yield from bps.trigger_and_read([devices["mono"]])  # ends without close_run
+
+    RE(plan())
+    (stop,) = [doc for name, doc in documents if name == "stop"]
+    assert stop["exit_status"] == "success"  # the RunEngine closed it, unaware
+    (run,) = the_runs(cora, record)
+    assert run.status == "Aborted" and run.last_reason.startswith("RunRequiresPermittedEnclosure: rot")

@@ -77,15 +77,23 @@ def test_reserved_keys_in_the_metadata_are_refused(record, forged):
 
 def test_a_genuine_declaration_from_user_metadata_is_refused(record):
     ids = build_beamline(record)
-    declaration = ProcedureDeclaration(name="align", kind="alignment", target_asset_ids=[ids.stage])
+    declaration = declared(procedure_wrapper(opening(), name="align", kind="alignment", target_asset_ids=[ids.stage]))
     with pytest.raises(e.ReservedMetadataError):
         CoraGate(record).start({PROCEDURE_KEY: declaration}, user_keys=[PROCEDURE_KEY])
+
+
+def test_a_declaration_procedure_wrapper_did_not_make_is_refused(record):
+    ids = build_beamline(record)
+    forged = ProcedureDeclaration(name="align", kind="alignment", target_asset_ids=[ids.stage], target_devices=[])
+    with pytest.raises(e.ReservedMetadataError):
+        CoraGate(record).start({PROCEDURE_KEY: forged})
+    assert record.list_procedures().items == []
 
 
 def test_a_refused_procedure_leaves_nothing_behind(record):
     ids = build_beamline(record)
     record.decommission_asset(ids.stage)
-    declaration = ProcedureDeclaration(name="align", kind="alignment", target_asset_ids=[ids.stage])
+    declaration = declared(procedure_wrapper(opening(), name="align", kind="alignment", target_asset_ids=[ids.stage]))
     with pytest.raises(e.ProcedureAssetDecommissionedError):
         CoraGate(record).start({PROCEDURE_KEY: declaration})
     assert record.list_procedures().items == []
