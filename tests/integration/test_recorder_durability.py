@@ -333,3 +333,51 @@ def test_a_spool_of_the_single_file_layout_is_adopted(tmp_path):
     leftover.discard()
     spool.close()
     assert sorted(path.name for path in folder.iterdir()) == []
+
+
+#: Every command the MongoDB store sends, failed together while the server is "down".
+MONGODB_COMMANDS = ["insert", "update", "delete", "find", "aggregate", "findAndModify", "getMore", "count",
+                    "distinct", "commitTransaction", "abortTransaction", "listIndexes", "createIndexes"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("failure", [{"errorCode": 91}, {"closeConnection": True}], ids=["shutting-down", "dropped"])
+def test_a_mongodb_outage_loses_nothing_and_never_slows_the_scan(tmp_path, mongodb_uri, failure, caplog):
+    """The real wire-protocol server fails every command once the run's devices are in, past the
+    store's own retries, until the RunEngine has finished; then it serves again."""
+    from pymongo import MongoClient
+
+    record = cora_bluesky.connect(mongodb_uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    ids = build_beamline(record)
+    record.register_plan(name="count", method_id=record.register_method(name="counting").id, asset_ids=[ids.camera])
+    rot, cam = devices()
+    RE = RunEngine({})
+    cora = cora_bluesky.install(RE, record, spool=tmp_path / "spool", outside_hutches=SOFT_SIGNALS)
+    admin = MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000).admin
+    armed, primary = threading.Event(), set()
+
+    def outage(name, doc):  # at the first primary event every device of the run is admitted
+        if name == "descriptor" and doc["name"] == "primary":
+            primary.add(doc["uid"])
+        if name == "event" and doc["descriptor"] in primary and not armed.is_set():
+            admin.command("configureFailPoint", "failCommand", mode="alwaysOn",
+                          data={"failCommands": MONGODB_COMMANDS, **failure})
+            armed.set()
+
+    RE.subscribe(outage)
+    try:
+        with caplog.at_level(logging.WARNING, logger="cora_bluesky.callbacks.recorder"):
+            scan_with_baseline(RE, cam, ids.subject, num=20)
+            assert armed.is_set() and not cora.flush(0)  # the scan finished while the store was down
+            wait_until(lambda: cora.recorder.outages >= 1, "the recorder met the outage")
+    finally:
+        admin.command("configureFailPoint", "failCommand", mode="off")
+    assert cora.flush(120)
+    (run,) = record.list_runs().items
+    assert run.status == "Completed" and run.summary["events_per_stream"] == {"primary": 20, "baseline": 2}
+    assert len(readings_of(record)) == 2 * 2
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("recorder")]
+    assert len([m for m in said if "unavailable" in m]) == 1, said  # once per outage, not per attempt
+    assert cora.recorder.failures == 0
+    cora.close(10)
+    record.close()
