@@ -104,7 +104,7 @@ def default_spool(record: Record) -> Path:
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
             principal: str | None = None, spool: str | Path | None = None,
             dataset_uri: str = "bluesky://run/{uid}", record_documents: bool = True,
-            outside_hutches: Iterable[str] = ()) -> Cora:
+            outside_hutches: Iterable[str] = (), gate_outside_runs: bool = False) -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
     Every run the RunEngine opens is first started in the record, behind both gates, and every
@@ -135,6 +135,10 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     outside_hutches : iterable of str
         Device names or ``fnmatch`` patterns that sit in no hutch (soft, simulated or computed
         signals, the ring current); any other device the record cannot place is refused.
+    gate_outside_runs : bool
+        Also refuse moving, staging or configuring a device while no run is open (``RE(bps.mv(...))``,
+        the staging a plan does before it opens its run) unless its hutches are permitted now.
+        The spec gates runs only; a beamline may want motion gated too.
 
     Returns
     -------
@@ -166,7 +170,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
             if principal is not None:
                 overrides["principal"] = principal
             record = record.bound(**overrides) if overrides else record
-        gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches)
+        gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches,
+                        outside_runs=gate_outside_runs)
         gate.attach(RE)
         RE.subscribe(gate.document, "stop")
         states = ChainedHook(RE, "state_hook", gate.state_hook)

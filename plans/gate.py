@@ -33,6 +33,8 @@ DEVICE_COMMANDS = (
     "set", "trigger", "read", "locate", "kickoff", "complete", "collect", "stage", "configure", "prepare", "monitor",
     "declare_stream",
 )
+#: Of those, the ones that change a device: gated outside runs too when the beamline asks.
+MOVING_COMMANDS = frozenset({"set", "kickoff", "stage", "configure", "prepare"})
 #: Of those, the ones whose further arguments are devices too (``Msg('locate', *devices)``).
 MANY_DEVICE_COMMANDS = frozenset({"locate", "collect", "declare_stream"})
 
@@ -128,10 +130,16 @@ class CoraGate:
     outside_hutches : iterable of str
         Names or ``fnmatch`` patterns of devices that sit in no hutch (soft signals, simulated
         or computed devices): they add nothing to a run's scope.
+    outside_runs : bool
+        Also refuse a message that changes a device (set, stage, configure, kickoff, prepare)
+        while no run is open, unless every hutch the device sits in is permitted now. The
+        spec gates runs only; this is the beamline's choice.
     """
 
-    def __init__(self, record, RE=None, *, principal: str | None = None, outside_hutches: Iterable[str] = ()) -> None:
+    def __init__(self, record, RE=None, *, principal: str | None = None, outside_hutches: Iterable[str] = (),
+                 outside_runs: bool = False) -> None:
         self.record = record
+        self.outside_runs = outside_runs
         self.RE = RE
         self.principal = principal
         self.outside_hutches: list[str] = []
@@ -162,7 +170,9 @@ class CoraGate:
         self._handlers = {name: registry[name] for name in ("open_run", "close_run", *DEVICE_COMMANDS)}
         self._gated = {"open_run": self._open_run, "close_run": self._close_run}
         self._gated.update(
-            (name, self._guarded(self._handlers[name], many=name in MANY_DEVICE_COMMANDS)) for name in DEVICE_COMMANDS
+            (name, self._guarded(self._handlers[name], many=name in MANY_DEVICE_COMMANDS,
+                                 moving=self.outside_runs and name in MOVING_COMMANDS))
+            for name in DEVICE_COMMANDS
         )
         for name, handler in self._gated.items():
             RE.register_command(name, handler)
@@ -410,7 +420,7 @@ class CoraGate:
 
     # --- devices reached while a run is open ------------------------------------------------
 
-    def _guarded(self, handler, *, many: bool = False):
+    def _guarded(self, handler, *, many: bool = False, moving: bool = False):
         admitted, open_runs = self._admitted, self._open
         if many:
             async def guarded(msg):
@@ -422,8 +432,11 @@ class CoraGate:
         else:
             async def guarded(msg):
                 # the common case costs two lookups: nothing open, or a device already admitted
-                if open_runs and msg.obj is not None and id(msg.obj) not in admitted:
-                    self.admit(msg.obj)
+                if open_runs:
+                    if msg.obj is not None and id(msg.obj) not in admitted:
+                        self.admit(msg.obj)
+                elif moving and msg.obj is not None:
+                    self.record.check_equipment_permits(self._place_device(msg.obj))
                 return await handler(msg)
 
         guarded.__doc__ = handler.__doc__

@@ -651,3 +651,23 @@ def test_a_caught_refusal_aborts_the_run_even_when_the_runengine_closes_it(rig, 
     assert stop["exit_status"] == "success"  # the RunEngine closed it, unaware
     (run,) = the_runs(cora, record)
     assert run.status == "Aborted" and run.last_reason.startswith("RunRequiresPermittedEnclosure: rot")
+
+
+def test_a_beamline_can_gate_motion_outside_runs_too(beamline, ioc):
+    record, ids = beamline
+    RE = RunEngine({}, call_returns_result=False)
+    cora = cora_bluesky.install(RE, record, outside_hutches=["soft_*"], gate_outside_runs=True)
+    rot, mono = SynAxis(name="rot"), SynAxis(name="mono")
+    cam = SynGauss("cam", rot, "rot", center=0, Imax=1)
+    cam.stage_sigs[cam.Imax] = 1000
+    writes = []
+    cam.Imax.subscribe(lambda value, **kwargs: writes.append(value), run=False)
+    ioc.put("B:SECURED", 0)
+    with pytest.raises(e.RunRequiresPermittedEnclosureError):
+        RE(bps.mv(rot, 2))
+    with pytest.raises(e.RunRequiresPermittedEnclosureError):
+        RE(bp.count([cam]))  # refused at its staging, before the run would open
+    assert rot.position == 0 and writes == []
+    RE(bps.mv(mono, 2, Signal(name="soft_gain", value=0), 1))  # hutch 2-BM-A is permitted
+    assert mono.position == 2
+    cora.close(10)
