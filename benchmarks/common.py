@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+
+def run_alone(rows: Callable[[bool], list[dict[str, Any]]], description: str | None) -> None:
+    """``python benchmarks/NAME.py [--quick]``: one benchmark's rows, a JSON object per line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes, as in the CI smoke test")
+    for found in rows(parser.parse_args().quick):
+        print(json.dumps(found))
 
 
 def row(what: str, baseline: str, cora: str, ratio: float | None, target: str, **extra: Any) -> dict[str, Any]:

@@ -8,13 +8,11 @@ ground truth (see ``tests/integration/crash_harness.py``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-from common import row
+from common import row, run_alone
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
@@ -47,7 +45,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 trials, for the CI smoke test")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

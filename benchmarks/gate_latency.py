@@ -7,14 +7,12 @@ are served from memory. The baseline is the same start on a record holding one o
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import tempfile
 import time
 from pathlib import Path
 
-from common import activate, percentile, row
+from common import activate, percentile, row, run_alone
 
 
 def build(record, *, hutches: int, assets: int, clearances: int) -> tuple[str, list[str]]:
@@ -110,7 +108,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

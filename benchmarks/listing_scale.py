@@ -7,9 +7,7 @@ over HTTP on 127.0.0.1: the first page, and pages from the middle of the keyset.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import tempfile
 import threading
 import time
@@ -18,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-from common import one_run, percentile, row
+from common import one_run, percentile, row, run_alone
 
 CHUNK = 20_000
 
@@ -114,7 +112,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

@@ -10,14 +10,12 @@ scan to the same server (context: suitcase writes documents, cora writes a recor
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import counting_record, row, stopwatch
+from common import counting_record, row, run_alone, stopwatch
 from readings_ingest import BATCH, _readings, through_record
 
 ROUNDS = 3
@@ -152,7 +150,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

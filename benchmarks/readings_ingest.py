@@ -8,15 +8,13 @@ CHECK constraints, same WAL settings) with ``executemany``, one transaction per 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sqlite3
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import one_run, row, stopwatch
+from common import one_run, row, run_alone, stopwatch
 
 BATCH = 5_000
 
@@ -117,7 +115,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

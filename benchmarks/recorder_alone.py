@@ -8,12 +8,10 @@ and the end-to-end rate until everything is in the record.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 from pathlib import Path
 
-from common import counting_record, row, stopwatch
+from common import counting_record, row, run_alone, stopwatch
 
 
 def capture(num: int, folder: Path):
@@ -66,7 +64,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

@@ -11,14 +11,12 @@ the median of the pairs' ratios is reported (a shared machine's load drifts duri
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import counting_record, row, stopwatch
+from common import counting_record, row, run_alone, stopwatch
 
 
 def _engine(baseline: bool):
@@ -146,7 +144,4 @@ def rows(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a small N, for the CI smoke test")
-    for found in rows(parser.parse_args().quick):
-        print(json.dumps(found))
+    run_alone(rows, __doc__)

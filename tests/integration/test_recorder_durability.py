@@ -78,6 +78,17 @@ def scan_with_baseline(RE, cam, subject, num=5, **kwargs):
     RE(bp.count([cam], num=num, **kwargs), subject_id=subject)
 
 
+def assert_recorded_through_one_outage(cora, record, caplog) -> None:
+    """After the outage of a 20-point scan with a 2-signal baseline: all of it, once, logged once."""
+    assert cora.flush(120)
+    (run,) = record.list_runs().items
+    assert run.status == "Completed" and run.summary["events_per_stream"] == {"primary": 20, "baseline": 2}
+    assert len(readings_of(record)) == 2 * 2
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("recorder")]
+    assert len([m for m in said if "unavailable" in m]) == 1, said  # once per outage, not per attempt
+    assert cora.recorder.failures == 0
+
+
 @pytest.mark.slow
 def test_an_outage_longer_than_every_timeout_loses_nothing_and_never_slows_the_scan(tmp_path, caplog):
     """Another process takes the SQLite write lock as the run opens and holds it for 45 s, past
@@ -106,13 +117,7 @@ def test_an_outage_longer_than_every_timeout_loses_nothing_and_never_slows_the_s
         if blocker.in_transaction:
             blocker.execute("COMMIT")
         blocker.close()
-    assert cora.flush(120)
-    (run,) = record.list_runs().items
-    assert run.status == "Completed" and run.summary["events_per_stream"] == {"primary": 20, "baseline": 2}
-    assert len(readings_of(record)) == 2 * 2
-    said = [r.getMessage() for r in caplog.records if r.name.endswith("recorder")]
-    assert len([m for m in said if "unavailable" in m]) == 1, said  # once per outage, not per attempt
-    assert cora.recorder.failures == 0
+    assert_recorded_through_one_outage(cora, record, caplog)
 
 
 class FullDiskStore(SQLiteStore):
@@ -372,12 +377,6 @@ def test_a_mongodb_outage_loses_nothing_and_never_slows_the_scan(tmp_path, mongo
             wait_until(lambda: cora.recorder.outages >= 1, "the recorder met the outage")
     finally:
         admin.command("configureFailPoint", "failCommand", mode="off")
-    assert cora.flush(120)
-    (run,) = record.list_runs().items
-    assert run.status == "Completed" and run.summary["events_per_stream"] == {"primary": 20, "baseline": 2}
-    assert len(readings_of(record)) == 2 * 2
-    said = [r.getMessage() for r in caplog.records if r.name.endswith("recorder")]
-    assert len([m for m in said if "unavailable" in m]) == 1, said  # once per outage, not per attempt
-    assert cora.recorder.failures == 0
+    assert_recorded_through_one_outage(cora, record, caplog)
     cora.close(10)
     record.close()
