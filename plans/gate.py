@@ -361,6 +361,13 @@ class CoraGate:
             raise self._unknown(unknown)
         return list(dict.fromkeys(found))
 
+    def _named_and_staged(self, md: Mapping[str, Any]) -> list[str]:
+        """Assets of the devices the start document names, and of the devices the plan staged
+        before opening the run (placed as objects, exactly, which names alone cannot be)."""
+        staged = [asset for device in list(getattr(self.RE, "_staged", ())) for asset in self._place_device(device)]
+        named = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
+        return list(dict.fromkeys([*named, *staged]))
+
     def _outside(self, names: Iterable[str]) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self.outside_hutches)
 
@@ -374,7 +381,7 @@ class CoraGate:
 
     def _start_run(self, md: Mapping[str, Any]) -> tuple[str, str, list[str]]:
         plan_name = md.get("plan_name") or "bluesky run"
-        devices = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
+        devices = self._named_and_staged(md)
         run = self.record.start_run(
             name=str(md.get("cora_run_name") or plan_name)[:200],
             plan_id=self._plan_id(md),
@@ -395,7 +402,7 @@ class CoraGate:
             *_names(declared.get("target_asset_ids")),
             *self._place_names(_names(declared.get("target_devices"))),
         ]))
-        devices = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
+        devices = self._named_and_staged(md)
         # the Procedure has no clearance gate, but people in an unsecured hutch are never moved around
         self.record.check_equipment_permits([*targets, *devices])
         open_runs = self.open_runs()

@@ -671,3 +671,12 @@ def test_a_beamline_can_gate_motion_outside_runs_too(beamline, ioc):
     RE(bps.mv(mono, 2, Signal(name="soft_gain", value=0), 1))  # hutch 2-BM-A is permitted
     assert mono.position == 2
     cora.close(10)
+
+
+def test_an_unknown_device_named_like_a_known_one_is_refused_before_any_document(rig):
+    RE, cora, record, ids, devices, documents = rig
+    extra = SynAxis(name="rot_extra")  # not a component of rot: the name alone would pass as one
+    with pytest.raises(e.RunRequiresKnownDevicesError) as refused:
+        RE(bp.scan([devices["mono"]], extra, 0, 1, 2))  # scan stages its motor before opening the run
+    assert refused.value.data["devices"] == ["rot_extra"]
+    assert documents == [] and the_runs(cora, record) == [] and extra.position == 0
