@@ -173,7 +173,6 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches,
                         outside_runs=gate_outside_runs)
         gate.attach(RE)
-        RE.subscribe(gate.document, "stop")
         states = ChainedHook(RE, "state_hook", gate.state_hook)
         gate.before_run.append(states.ensure)
         recorder = None

@@ -106,7 +106,6 @@ class _OpenRun:
 
     kind: str
     ident: str
-    uid: str | None = None
     #: Assets already within the run's scope (bound at its start or joined since).
     assets: set[str] = field(default_factory=set)
     refusal: e.CoraError | None = None
@@ -194,17 +193,9 @@ class CoraGate:
 
     # --- bookkeeping of open runs ---------------------------------------------------------
 
-    def document(self, name: str, doc: Mapping[str, Any]) -> None:
-        """Document callback: forget a run once its stop document is out (abort and halt close
-        runs without a ``close_run`` message)."""
-        if name == "stop":
-            with self._lock:
-                for key, run in list(self._open.items()):
-                    if run.uid == doc.get("run_start"):
-                        del self._open[key]
-
     def state_hook(self, new: str, old: str) -> None:
-        """An idle RunEngine has no run open, however its runs ended; a starting one is gated."""
+        """An idle RunEngine has no run open, however its runs ended (an abort or a halt closes
+        them without ``close_run``); a starting one is gated."""
         if new == "running" and old == "idle":
             self.ensure_attached()
         if new == "idle":
@@ -253,17 +244,17 @@ class CoraGate:
         kwargs = {**msg.kwargs, f"cora_{kind}_id": ident}
         if isinstance(kwargs.get(PROCEDURE_KEY), ProcedureDeclaration):
             kwargs[PROCEDURE_KEY] = dict(kwargs[PROCEDURE_KEY])  # a plain mapping in the document
-        already_open = self._emitted_start(msg.run)  # a run under the same key: the RunEngine refuses
+        already_open = self._started_in_engine(msg.run)  # a run under the same key: the RunEngine refuses
         try:
             uid = await self._handlers["open_run"](msg._replace(kwargs=kwargs))
         except BaseException as failure:
-            uid = self._emitted_start(msg.run)
-            if uid is None or uid == already_open:
+            started = self._started_in_engine(msg.run)
+            if started is None or started == already_open:
                 self._close_unopened(kind, ident, failure)
             else:  # a callback raised after the start document was out: the run is open
-                self._opened(msg.run, _OpenRun(kind, ident, uid, set(assets)))
+                self._opened(msg.run, _OpenRun(kind, ident, set(assets)))
             raise
-        self._opened(msg.run, _OpenRun(kind, ident, uid, set(assets)))
+        self._opened(msg.run, _OpenRun(kind, ident, set(assets)))
         return uid
 
     def _opened(self, key: Any, run: _OpenRun) -> None:
@@ -271,7 +262,7 @@ class CoraGate:
             self._open[key] = run
             self._admitted.clear()
 
-    def _emitted_start(self, key: Any) -> str | None:
+    def _started_in_engine(self, key: Any) -> str | None:
         """The start uid if the RunEngine opened the run under ``key`` (its start document is out)."""
         bundler = getattr(self.RE, "_run_bundlers", {}).get(key)
         return bundler._run_start_uid if bundler is not None and bundler.run_is_open else None
@@ -281,10 +272,12 @@ class CoraGate:
         if run is not None and run.refusal is not None:
             # the plan may have caught the refusal: the stop document still says what happened
             msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:500]})
-        result = await self._handlers["close_run"](msg)
-        with self._lock:
-            self._open.pop(msg.run, None)
-        return result
+        try:
+            return await self._handlers["close_run"](msg)
+        finally:
+            if self._started_in_engine(msg.run) is None:  # closed, even if a stop callback raised
+                with self._lock:
+                    self._open.pop(msg.run, None)
 
     def user_keys(self) -> set[str]:
         """Keys of the metadata users set: ``RE.md`` and the call's (where queue item meta lands)."""

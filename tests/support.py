@@ -14,6 +14,7 @@ from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
 from cora_bluesky.domain.run import StartRun, StartRunContext
 from cora_bluesky.domain.subject import SubjectState, SubjectStatus
 from cora_bluesky.domain.gates import Permit
+from cora_bluesky.sim.pss import SimulatedPSS
 
 #: Every store the contract suite runs against: name -> URI for a fresh record in a folder.
 #: ``mongodb`` is the server ``CORA_TEST_MONGODB_URI`` names, else SecantusDB started for the session.
@@ -196,3 +197,10 @@ def activate_clearance(record, **bindings):
 #: For tests about recording rather than gating: their soft signals (ring current, sample
 #: temperature, ...) sit in no hutch. Devices an asset answers to are still placed and gated.
 SOFT_SIGNALS = ("*",)
+
+
+class PSSIoc(SimulatedPSS):
+    """The simulated PSS on this run's port, or on the spare one for a test that needs its own."""
+
+    def __init__(self, *, spare_port: bool = False) -> None:
+        super().__init__(port=int(os.environ["CORA_TEST_SPARE_CA_PORT"]) if spare_port else None)

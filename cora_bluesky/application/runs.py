@@ -97,7 +97,7 @@ class RunCommands(RecordCore):
     def _gate_context(self, run_id: str, subject_id: Any, asset_ids: tuple[str, ...]) -> GateContext:
         """Clearances referencing the scope, the equipment chain, its hutches and their permits."""
         assets = self._asset_chain(asset_ids)
-        enclosures = self._views(ENCLOSURE, enclosure_scope(asset_ids, assets))
+        enclosures, permits = self._hutches(enclosure_scope(asset_ids, assets))
         refs = [("run", run_id)] + [("asset", a) for a in asset_ids]
         if isinstance(subject_id, str):
             refs.append(("subject", subject_id))
@@ -106,7 +106,7 @@ class RunCommands(RecordCore):
             clearances=self._find(CLEARANCE, refs=refs),
             assets=assets,
             enclosures=enclosures,
-            permits=self._read_permits(enclosures),
+            permits=permits,
         )
 
     def check_run_gates(self, run_id: str) -> RunState:
@@ -133,8 +133,12 @@ class RunCommands(RecordCore):
         """
         assets = self._asset_chain(asset_ids)
         scope = enclosure_scope(tuple(asset_ids), assets)
+        check_enclosures(scope, *self._hutches(scope))
+
+    def _hutches(self, scope: Iterable[str]) -> tuple[Mapping[str, Any], Mapping[str, Permit]]:
+        """The hutches of ``scope`` and their permits, read now."""
         enclosures = self._views(ENCLOSURE, scope)
-        check_enclosures(scope, enclosures, self._read_permits(enclosures))
+        return enclosures, self._read_permits(enclosures)
 
     def _read_permits(self, enclosures: Mapping[str, Any]) -> Mapping[str, Permit]:
         if not enclosures:
@@ -212,8 +216,8 @@ class RunCommands(RecordCore):
             joining = tuple(a for a in command.asset_ids if isinstance(a, str))
             assets = self._asset_chain(state.asset_ids + joining)
             known = set(enclosure_scope(state.asset_ids, assets))
-            enclosures = self._views(ENCLOSURE, [h for h in enclosure_scope(joining, assets) if h not in known])
-            ctx = r.JoinContext(self.now(), assets, enclosures, self._read_permits(enclosures))
+            added = [hutch for hutch in enclosure_scope(joining, assets) if hutch not in known]
+            ctx = r.JoinContext(self.now(), assets, *self._hutches(added))
             return r.decide(command, state, ctx)
 
         return self._write(RUN, run_id, decide, "JoinRunAssets")

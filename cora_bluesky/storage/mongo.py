@@ -188,7 +188,7 @@ class MongoStore:
                         self.db.create_collection(collection, **options)
                     except mongo_errors.CollectionInvalid:
                         pass  # another process created it first
-        asc, desc = pymongo.ASCENDING, pymongo.DESCENDING
+        asc = pymongo.ASCENDING
         self.db.events.create_index([("stream_id", asc), ("version", asc)], unique=True)
         for keys in (
             *(_listing_index(column) for column in (None, *_LISTING_FILTERS)),

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
-from support import STORES, build_beamline, drop_store
+from support import STORES, PSSIoc, build_beamline, drop_store
 
 import cora_bluesky
-from cora_bluesky.sim.pss import SimulatedPSS
-
-
-class PSSIoc(SimulatedPSS):
-    """The simulated PSS on this run's port, or on the spare one for a test that needs its own."""
-
-    def __init__(self, *, spare_port: bool = False) -> None:
-        super().__init__(port=int(os.environ["CORA_TEST_SPARE_CA_PORT"]) if spare_port else None)
 
 
 @pytest.fixture(scope="session")

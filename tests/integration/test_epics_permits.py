@@ -39,7 +39,7 @@ def test_invalid_alarm_fails_closed(ioc, epics_permits):
 def test_a_killed_ioc_fails_closed(epics_permits):
     import time
 
-    from conftest import PSSIoc
+    from support import PSSIoc
 
     ioc = PSSIoc(spare_port=True)  # its own IOC: this test kills it
     assert epics_permits.permits([hutch(ioc, "A")])["A"].permitted

@@ -312,7 +312,7 @@ def test_beam_dump_with_gated_resume(session, devices, clock):
 
 
 def test_a_killed_ioc_fails_closed(session, devices):
-    from conftest import PSSIoc
+    from support import PSSIoc
 
     RE, cora, record, ids, documents = session
     _, _, mono = devices
