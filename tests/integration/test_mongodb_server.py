@@ -64,7 +64,8 @@ def fail_point(admin, times: int, commands: list[str], **data):
         admin.command("configureFailPoint", "failCommand", mode={"times": times},
                       data={"failCommands": commands, **data})
     except pymongo.errors.OperationFailure as refused:
-        pytest.skip(f"the server has no fail points: {refused}")
+        pytest.skip(f"the server has no fail points ({refused}): start mongod with"
+                    " --setParameter enableTestCommands=1")
     try:
         yield
     finally:
@@ -147,7 +148,7 @@ def test_connect_refuses_a_standalone_server_with_the_fix():
     from cora_bluesky.sim.wire_server import WireServer, executable
 
     if executable() is None:
-        pytest.skip("needs SecantusDB to start a standalone server")
+        pytest.skip("needs secantusd-py on PATH to start a standalone server: pip install -e '.[test]'")
     with WireServer(standalone=True) as standalone:
         with pytest.raises(e.StoreError, match="replSet") as refused:
             cora_bluesky.connect(standalone.database_uri("cora"))
@@ -283,7 +284,7 @@ def test_the_test_server_dies_with_the_process_that_started_it():
     from cora_bluesky.sim.wire_server import executable
 
     if executable() is None:
-        pytest.skip("needs SecantusDB")
+        pytest.skip("needs secantusd-py on PATH: pip install -e '.[test]'")
     starter = subprocess.run(
         [sys.executable, "-c", "import os; from cora_bluesky.sim.wire_server import WireServer;"
                                "print(WireServer().pid, flush=True); os.kill(os.getpid(), 9)"],
