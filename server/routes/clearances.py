@@ -15,7 +15,7 @@ from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.server.auth import filer, reader, reviewer
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
-from cora_bluesky.server.schemas import (
+from cora_bluesky.application.messages import (
     BindClearanceIn,
     ClearanceReasonIn,
     FormTypeOut,

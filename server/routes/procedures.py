@@ -25,7 +25,7 @@ from cora_bluesky.server.routes.common import (
     page,
     transition,
 )
-from cora_bluesky.server.schemas import (
+from cora_bluesky.application.messages import (
     AbortProcedureIn,
     EventCountOut,
     PageOut,

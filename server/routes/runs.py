@@ -27,7 +27,7 @@ from cora_bluesky.server.routes.common import (
     served,
     transition,
 )
-from cora_bluesky.server.schemas import (
+from cora_bluesky.application.messages import (
     AbortRunIn,
     AdjustRunIn,
     EventCountOut,

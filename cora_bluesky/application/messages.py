@@ -1,4 +1,4 @@
-"""Request bodies and small responses, with the spec's bounds.
+"""What crosses the record's edges: request bodies and responses, with the spec's bounds.
 
 These are the edge's copy of the record's checks: the core refuses the same values again.
 A field that fails here answers with the spec's error name it declares as ``x-error``.
