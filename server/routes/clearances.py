@@ -15,14 +15,8 @@ from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.server.auth import filer, reader, reviewer
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
-from cora_bluesky.application.messages import (
-    BindClearanceIn,
-    ClearanceReasonIn,
-    FormTypeOut,
-    PageOut,
-    RegisterClearanceIn,
-    SupersedeClearanceIn,
-)
+from cora_bluesky.application.messages import BindClearanceIn, ClearanceReasonIn, RegisterClearanceIn, SupersedeClearanceIn
+from cora_bluesky.application.responses import FormTypeOut, PageOut
 
 router = APIRouter(tags=["clearances"])
 

@@ -16,13 +16,8 @@ from cora_bluesky.domain.equipment import AssetState, EnclosureState
 from cora_bluesky.server.auth import administrator, operator, reader
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
-from cora_bluesky.application.messages import (
-    MoveAssetIn,
-    PageOut,
-    RecordCalibrationIn,
-    RegisterAssetIn,
-    RegisterEnclosureIn,
-)
+from cora_bluesky.application.messages import MoveAssetIn, RecordCalibrationIn, RegisterAssetIn, RegisterEnclosureIn
+from cora_bluesky.application.responses import PageOut
 
 router = APIRouter(tags=["equipment"])
 

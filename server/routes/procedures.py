@@ -25,16 +25,8 @@ from cora_bluesky.server.routes.common import (
     page,
     transition,
 )
-from cora_bluesky.application.messages import (
-    AbortProcedureIn,
-    EventCountOut,
-    PageOut,
-    ProcedureRegisteredOut,
-    RegisterProcedureIn,
-    StepOut,
-    StepsIn,
-    TruncateProcedureIn,
-)
+from cora_bluesky.application.messages import AbortProcedureIn, RegisterProcedureIn, StepsIn, TruncateProcedureIn
+from cora_bluesky.application.responses import EventCountOut, PageOut, ProcedureRegisteredOut, StepOut
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
 

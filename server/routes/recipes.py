@@ -15,7 +15,8 @@ from cora_bluesky.domain.recipe import MethodState, PlanState
 from cora_bluesky.server.auth import administrator, reader
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
-from cora_bluesky.application.messages import PageOut, RegisterMethodIn, RegisterPlanIn
+from cora_bluesky.application.messages import RegisterMethodIn, RegisterPlanIn
+from cora_bluesky.application.responses import PageOut
 
 router = APIRouter(tags=["recipes"])
 

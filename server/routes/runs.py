@@ -27,18 +27,8 @@ from cora_bluesky.server.routes.common import (
     served,
     transition,
 )
-from cora_bluesky.application.messages import (
-    AbortRunIn,
-    AdjustRunIn,
-    EventCountOut,
-    PageOut,
-    ReadingIn,
-    ReadingOut,
-    RunStartedOut,
-    StartRunIn,
-    StopRunIn,
-    TruncateRunIn,
-)
+from cora_bluesky.application.messages import AbortRunIn, AdjustRunIn, ReadingIn, StartRunIn, StopRunIn, TruncateRunIn
+from cora_bluesky.application.responses import EventCountOut, PageOut, ReadingOut, RunStartedOut
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

@@ -15,7 +15,8 @@ from cora_bluesky.domain.subject import SubjectState
 from cora_bluesky.server.auth import operator, reader
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Filter, OptionalKey, Paging, PathId, create, page, transition
-from cora_bluesky.application.messages import PageOut, RegisterSubjectIn
+from cora_bluesky.application.messages import RegisterSubjectIn
+from cora_bluesky.application.responses import PageOut
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 

@@ -13,7 +13,8 @@ from cora_bluesky.domain.access import TokenState
 from cora_bluesky.server.auth import administrator
 from cora_bluesky.server.errors import responses
 from cora_bluesky.server.routes.common import Paging, PathId
-from cora_bluesky.application.messages import IssueTokenIn, PageOut, TokenIssuedOut, TokenOut
+from cora_bluesky.application.messages import IssueTokenIn
+from cora_bluesky.application.responses import PageOut, TokenIssuedOut, TokenOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
