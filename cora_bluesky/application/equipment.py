@@ -125,7 +125,14 @@ class EquipmentCommands(RecordCore):
         return self._require(CALIBRATION, calibration_id, e.CalibrationNotFoundError)
 
     def list_calibrations(self, asset_id: str, quantity: str | None = None) -> list[CalibrationState]:
-        """An asset's revisions, oldest first, optionally for one quantity."""
+        """An asset's revisions, oldest first, optionally for one quantity.
+
+        Raises
+        ------
+        AssetNotFoundError
+            No asset has this id: an empty list would say it was never calibrated.
+        """
+        self.get_asset(asset_id)
         revisions = self._find(CALIBRATION, refs=[("asset", asset_id)])
         revisions = [rev for rev in revisions if quantity is None or rev.quantity == quantity]
         return sorted(revisions, key=lambda rev: rev.created_at)
