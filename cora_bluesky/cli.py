@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -128,15 +129,38 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     import cora_bluesky
 
-    if args.permit:  # fixed permits, for trials away from a PSS
-        permits = cora_bluesky.StaticPermits(dict(args.permit))
-    else:
-        from cora_bluesky.gates.epics import EpicsPermits
-
-        permits = EpicsPermits()
-    with cora_bluesky.connect(args.uri, permits=permits) as record:
+    with cora_bluesky.connect(args.uri, permits=_permits(args)) as record:
         print(f"serving the record at http://{args.host}:{args.port}/docs", flush=True)
         uvicorn.run(create_app(record), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _permits(args: argparse.Namespace) -> Any:
+    import cora_bluesky
+
+    if args.permit:  # fixed permits, for trials away from a PSS
+        return cora_bluesky.StaticPermits(dict(args.permit))
+    from cora_bluesky.gates.epics import EpicsPermits
+
+    return EpicsPermits()
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from cora_bluesky.server.tools import serve_stdio
+    except ImportError as missing:
+        print(f"cora mcp needs the server extra: pip install 'cora-bluesky[server]' ({missing})", file=sys.stderr)
+        return 2
+    import cora_bluesky
+
+    secret = os.environ.get("CORA_TOKEN")
+    if not secret:
+        print("cora mcp acts for the holder of $CORA_TOKEN; `cora token create` issues one", file=sys.stderr)
+        return 2
+    with cora_bluesky.connect(args.uri, permits=_permits(args)) as record:
+        token = record.authenticate(secret)  # refuse at once rather than on every call
+        print(f"serving the record's tools over stdio for {token.principal} ({token.role})", file=sys.stderr)
+        serve_stdio(record, secret)
     return 0
 
 
@@ -211,6 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="fixed hutch permits instead of reading the PSS over EPICS (trials only; repeat per hutch)",
     )
     serve.set_defaults(handler=_serve)
+    tools = commands.add_parser("mcp", help="serve the record's MCP tools over stdio, acting for $CORA_TOKEN")
+    tools.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    tools.add_argument(
+        "--permit", type=_permit, action="append", metavar="HUTCH=0|1",
+        help="fixed hutch permits instead of reading the PSS over EPICS (trials only; repeat per hutch)",
+    )
+    tools.set_defaults(handler=_mcp)
     token = commands.add_parser("token", help="bearer tokens of the record server").add_subparsers(
         dest="verb", required=True
     )

@@ -482,7 +482,7 @@ def call(record: Any, row: Slice, arguments: Mapping[str, Any]) -> Any:
 
 
 @functools.cache
-def _adapter(kind: Any) -> TypeAdapter:
+def adapter(kind: Any) -> TypeAdapter:
     return TypeAdapter(kind)
 
 
@@ -493,5 +493,5 @@ def answer(row: Slice, result: Any) -> Any:
     """
     if row.response is None:
         return None
-    adapter = _adapter(row.response)
-    return adapter.dump_python(adapter.validate_python(row.present(result)), mode="json")
+    model = adapter(row.response)
+    return model.dump_python(model.validate_python(row.present(result)), mode="json")

@@ -125,3 +125,31 @@ def test_idempotent_slices_document_their_key(document):
 )
 def test_refusals_map_by_family(family, status):
     assert status_of(family("m")) == status
+
+
+def test_every_row_of_the_slice_table_is_documented_with_its_refusals_and_key(document):
+    from cora_bluesky.application.slices import SLICES as ROWS
+    from cora_bluesky.application.slices import Idempotency
+
+    documented = 0
+    for row in ROWS:
+        operation = document["paths"][row.path][row.method.lower()]
+        assert operation["operationId"] == row.tool
+        described = " ".join(answer.get("description", "") for answer in operation["responses"].values())
+        for refusal in row.errors:
+            assert refusal.__name__.removesuffix("Error") in described, (row.tool, refusal)
+        assert str(row.status_code) in operation["responses"], row.tool
+        headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+        if row.idempotency in (Idempotency.REQUIRED, Idempotency.OPTIONAL):
+            assert headers["Idempotency-Key"]["required"] is (row.idempotency is Idempotency.REQUIRED), row.tool
+        else:
+            assert "Idempotency-Key" not in headers, row.tool
+        documented += 1
+    assert documented == len(ROWS) == sum(len(item) for item in document["paths"].values()) - 1  # and /health
+
+
+def test_the_spec_slices_written_out_here_are_rows_of_the_table():
+    from cora_bluesky.application.slices import SLICES as ROWS
+
+    rows = {(row.method.lower(), row.path) for row in ROWS}
+    assert set(SLICES) <= rows and len(SLICES) == 19  # the Run and Operation tables of the spec
