@@ -89,11 +89,20 @@ def _validation_name(request: Request, problem: dict[str, Any]) -> str:
     route = request.scope.get("route")
     field = getattr(route, "body_field", None)
     model = getattr(getattr(field, "field_info", None), "annotation", None)
-    location = list(problem.get("loc", ()))
+    return refusal_name(list(problem.get("loc", ())), problem.get("type"), model)
+
+
+def refusal_name(location: list[Any], kind: str | None, model: Any) -> str:
+    """The spec's name for a value refused at the boundary, on any surface.
+
+    ``location`` is where the value was, as FastAPI says it: ``["body", field, ...]``,
+    ``["query", name]`` or ``["header", name]``; ``model`` is the body model, whose fields may
+    declare their refusal's name as ``x-error``.
+    """
     if location and location[0] == "query":
         return "InvalidListQuery"
     if location[:2] == ["header", "Idempotency-Key"]:
-        return "IdempotencyKeyRequired" if problem.get("type") == "missing" else "InvalidIdempotencyKey"
+        return "IdempotencyKeyRequired" if kind == "missing" else "InvalidIdempotencyKey"
     if not location or location[0] != "body":
         return "InvalidRequest"
     name = "InvalidRequest"

@@ -19,18 +19,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from cora_bluesky.application.record import Record
-from cora_bluesky.application.slices import BY_TOOL, PATH_ID, REQUIRED, SLICES, Idempotency, Slice, adapter
+from cora_bluesky.application.slices import BY_TOOL, PATH_ID, REQUIRED, SERVED, Idempotency, Slice, adapter
 from cora_bluesky.domain import errors as e
 from cora_bluesky.server import idempotency
 from cora_bluesky.server.auth import authorized
 from cora_bluesky.server.dispatch import perform
-from cora_bluesky.server.errors import body_of
+from cora_bluesky.server.errors import body_of, refusal_name
 
 log = logging.getLogger("cora_bluesky.server.tools")
-
-#: what an argument outside the body is called when it fails validation
-_OUTSIDE_BODY = {"idempotency_key": "InvalidIdempotencyKey"}
-
 
 class _NoBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -69,25 +65,27 @@ def output_schema(row: Slice) -> dict[str, Any] | None:
 
 
 def _invalid(row: Slice, error: ValidationError) -> dict[str, Any]:
-    """The REST 422 body for arguments that fail validation, named as the field declares."""
+    """The REST 422 body for arguments that fail validation, named as REST names them."""
     problems = [
         {"field": ".".join(str(part) for part in problem["loc"]) or "(arguments)", "problem": problem["msg"]}
         for problem in error.errors()
     ][:20]
-    first = error.errors()[0]["loc"] if error.errors() else ()
-    name = "InvalidRequest"
-    if first and isinstance(first[0], str):
-        top = first[0]
-        if top == "idempotency_key":
-            missing = error.errors()[0]["type"] == "missing"
-            name = "IdempotencyKeyRequired" if missing else _OUTSIDE_BODY[top]
-        elif top in row.query:
-            name = "InvalidListQuery"
-        elif row.request is not None and top in row.request.model_fields:
-            extra = row.request.model_fields[top].json_schema_extra
-            name = extra.get("x-error", name) if isinstance(extra, dict) else name
+    first = error.errors()[0]
     message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+    name = refusal_name(_as_rest(row, list(first["loc"])), first["type"], row.request)
     return {"error": name, "message": message, "problems": problems}
+
+
+def _as_rest(row: Slice, location: list[Any]) -> list[Any]:
+    """Where an argument would have been in the HTTP request."""
+    top = location[0] if location else None
+    if top == "idempotency_key":
+        return ["header", idempotency.HEADER]
+    if top in row.query:
+        return ["query", *location]
+    if top in row.path_params:
+        return ["path", *location]
+    return ["body", *location]
 
 
 class Refusal(Exception):
@@ -151,7 +149,7 @@ def serve_stdio(record: Record, secret: str) -> None:
             input_schema=input_schema(row),
             output_schema=output_schema(row),
         )
-        for row in SLICES
+        for row in SERVED
     ]
 
     async def on_list_tools(ctx: Any, params: Any) -> Any:

@@ -123,7 +123,8 @@ class Slice:
     tool
         The MCP tool name, which is also the :class:`~cora_bluesky.Record` method.
     category, method, path, idempotency, duty
-        As the spec's table and the access rules say.
+        As the spec's table and the access rules say. A row with no path is a command of the
+        Python API alone (the gate and the recorder issue it), with its duty all the same.
     aggregate
         The aggregate the slice writes or reads.
     request
@@ -141,8 +142,8 @@ class Slice:
     command: str
     tool: str
     category: Category
-    method: str
-    path: str
+    method: str | None
+    path: str | None
     idempotency: Idempotency
     duty: Duty
     aggregate: Aggregate
@@ -155,13 +156,8 @@ class Slice:
     status: int | None = None
 
     @property
-    def module(self) -> str:
-        """The spec module (and REST resource) the slice belongs to."""
-        return self.path.strip("/").split("/")[0]
-
-    @property
     def path_params(self) -> tuple[str, ...]:
-        return tuple(re.findall(r"{(\w+)}", self.path))
+        return tuple(re.findall(r"{(\w+)}", self.path or ""))
 
     @property
     def query(self) -> dict[str, Param]:
@@ -190,7 +186,7 @@ class Slice:
     def errors(self) -> tuple[type[e.CoraError], ...]:
         """Every refusal the slice may answer with, the derived ones first."""
         derived: list[type[e.CoraError]] = []
-        if self.path_params and self.path_params[0] == f"{self.aggregate.kind}_id":
+        if self.path is None or (self.path_params and self.path_params[0] == f"{self.aggregate.kind}_id"):
             derived.append(not_found(self.aggregate))
         decider = DECIDERS[self.aggregate.kind]
         command = self.decided_by
@@ -291,6 +287,18 @@ RUNS = (
     Slice("ListRunReadings", "list_run_readings", Q, "GET", "/runs/{run_id}/readings", NONE, READ, RUN,
           "The run's readings in ``sampled_at`` order, with their three timestamps.",
           response=list[out.ReadingOut], filters=LOGBOOK, present=_rows),
+    # what the RunEngine's gate and recorder write about a run they watch
+    Slice("JoinRunAssets", "join_run_assets", C, None, None, NONE, OPERATE, RUN,
+          "Bind equipment a running plan reached mid-flight; hutches it adds are checked now.",
+          refusals=(e.RunRequiresPermittedEnclosureError,)),
+    Slice("LinkRunDataset", "link_run_dataset", C, None, None, NONE, OPERATE, RUN,
+          "Record the Bluesky run holding this Run's data."),
+    Slice("SummarizeRun", "summarize_run", C, None, None, NONE, OPERATE, RUN,
+          "Record what an open run amounted to before it ends."),
+    Slice("AppendRunReading", "append_run_readings", C, None, None, ENTRY, OPERATE, RUN,
+          "Append a batch of readings (the recorder's flush); known ``event_id`` are skipped.",
+          refusals=(e.InvalidChannelNameError, e.InvalidReadingValueError, e.InvalidSamplingProcedureError,
+                    e.InvalidReadingUnitsError, e.InvalidReadingSampledAtError, e.InvalidEntryIdError)),
 )
 
 PROCEDURES = (
@@ -323,6 +331,11 @@ PROCEDURES = (
     Slice("ListProcedureSteps", "list_procedure_steps", Q, "GET", "/procedures/{procedure_id}/steps", NONE, READ,
           PROCEDURE, "The procedure's steps in ``sampled_at`` order.", response=list[out.StepOut],
           filters=LOGBOOK, present=_rows),
+    # the procedure wrapper registers and starts in one write, so a refusal leaves nothing
+    Slice("StartProcedure", "start_new_procedure", C, None, None, NONE, OPERATE, PROCEDURE,
+          "Register and start a procedure in one write.",
+          refusals=(e.ProcedureAlreadyExistsError, e.InvalidProcedureNameError, e.InvalidProcedureKindError,
+                    e.ProcedureAssetDecommissionedError)),
 )
 
 CLEARANCES = (
@@ -466,9 +479,11 @@ MODULES: dict[str, tuple[Slice, ...]] = {
     "tokens": TOKENS,
 }
 SLICES: tuple[Slice, ...] = tuple(row for rows in MODULES.values() for row in rows)
-BY_TOOL: dict[str, Slice] = {row.tool: row for row in SLICES}
+#: the slices REST and MCP serve
+SERVED: tuple[Slice, ...] = tuple(row for row in SLICES if row.path is not None)
+BY_TOOL: dict[str, Slice] = {row.tool: row for row in SERVED}
 
-assert len(BY_TOOL) == len(SLICES), "tool names must be unique"
+assert len({row.tool for row in SLICES}) == len(SLICES), "tool names must be unique"
 
 
 def call(record: Any, row: Slice, arguments: Mapping[str, Any]) -> Any:

@@ -78,6 +78,8 @@ def router(module: str) -> APIRouter:
     """The routes of one spec module's slices."""
     routes = APIRouter(tags=[module])
     for row in MODULES[module]:
+        if row.path is None:
+            continue  # a command of the Python API alone
         keyed = row.idempotency.value if row.idempotency in HEADERS else None
         routes.add_api_route(
             row.path,

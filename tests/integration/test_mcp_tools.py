@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 import cora_bluesky
-from cora_bluesky.application.slices import SLICES
+from cora_bluesky.application.slices import SERVED as SLICES
 from cora_bluesky.server.tools import input_schema
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from support import activate_clearance, build_beamline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cora_bluesky.application.slices import SLICES
+from cora_bluesky.application.slices import SERVED as SLICES
 from cora_bluesky.domain.access import GRANTS
 
 READ = {"viewer", "operator", "safety", "admin"}

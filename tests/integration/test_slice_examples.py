@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from cora_bluesky.application.slices import SLICES, adapter
+from cora_bluesky.application.slices import SERVED, SLICES, adapter
 from cora_bluesky.domain.access import GRANTS
 from support import activate_clearance
 
@@ -145,12 +145,51 @@ def _calibration(served) -> str:
     ).id
 
 
+def _wrote(served, row, call: Callable[[], Any], aggregate_id: str) -> int:
+    """How many events ``call`` appended to the aggregate's stream (or logbook rows it wrote)."""
+    stream = row.aggregate.stream_id(aggregate_id)
+    before = len(served.record.store.load(stream))
+    result = call()
+    return result if isinstance(result, int) else len(served.record.store.load(stream)) - before
+
+
+#: tool -> (aggregate id, the call) for the rows only the Python API serves (the gate's and
+#: the recorder's commands)
+PYTHON_EXAMPLES: dict[str, Callable[[Any], tuple[str, Callable[[], Any]]]] = {
+    "join_run_assets": lambda s: (
+        run := _run(s), lambda: s.record.join_run_assets(run, asset_ids=[s.ids.mono], devices=["mono"])
+    ),
+    "link_run_dataset": lambda s: (
+        run := _run(s), lambda: s.record.link_run_dataset(run, start_uid="uid-1", uri="bluesky://run/uid-1")
+    ),
+    "summarize_run": lambda s: (run := _run(s), lambda: s.record.summarize_run(run, {"primary": 3})),
+    "append_run_readings": lambda s: (
+        run := _run(s),
+        lambda: s.record.append_run_readings(run, [{**_reading(s), "sampled_at": s.record.now()}]),
+    ),
+    "start_new_procedure": lambda s: (
+        "p-1",
+        lambda: s.record.start_new_procedure(
+            name="alignment", kind="alignment", target_asset_ids=[s.ids.stage], procedure_id="p-1"
+        ),
+    ),
+}
+
+
 def test_every_row_has_an_example_and_every_example_a_row():
-    assert set(EXAMPLES) == {row.tool for row in SLICES}
-    assert len(EXAMPLES) == len(SLICES)
+    assert set(EXAMPLES) == {row.tool for row in SERVED} and len(EXAMPLES) == len(SERVED)
+    python = [row for row in SLICES if row.path is None]
+    assert set(PYTHON_EXAMPLES) == {row.tool for row in python} and len(PYTHON_EXAMPLES) == len(python) > 0
+    assert len(EXAMPLES) + len(PYTHON_EXAMPLES) == len(SLICES)
 
 
-@pytest.mark.parametrize("row", SLICES, ids=[row.tool for row in SLICES])
+@pytest.mark.parametrize("row", [r for r in SLICES if r.path is None], ids=lambda row: row.tool)
+def test_the_example_of_each_python_slice(served, row):
+    aggregate_id, call = PYTHON_EXAMPLES[row.tool](served)
+    assert _wrote(served, row, call, aggregate_id) >= 1, row.tool
+
+
+@pytest.mark.parametrize("row", SERVED, ids=[row.tool for row in SERVED])
 def test_the_example_of_each_slice(served, row):
     role = next(role.value for role, duties in GRANTS.items() if row.duty in duties)
     ids, given = EXAMPLES[row.tool](served)
