@@ -37,7 +37,6 @@ def test_a_token_is_never_served_with_its_hash():
 def test_a_field_the_state_gains_is_not_served_until_a_model_names_it():
     from cora_bluesky.application.slices import BY_TOOL, adapter
 
-
     row = BY_TOOL["get_run"]
     state = {name: None for name in out.RunOut.model_fields} | {
         "id": "run-1", "name": "scan", "plan_id": "p", "method_id": "m", "status": "Running",
