@@ -207,7 +207,7 @@ def _substituted(data: Mapping[str, Any], substitutions: Mapping[str, str]) -> t
             def one(match: re.Match) -> str:
                 if match.group(1) not in substitutions:
                     problems.append({"entry": _entry(data, ["enclosures", index]), "field": field,
-                                     "problem": f"${{{match.group(1)}}} has no value; pass it in substitutions"})
+                                     "problem": f"${{{match.group(1)}}} has no value; pass one (cora model --substitute NAME=VALUE, or substitutions={...})"})
                     return match.group(0)
                 return substitutions[match.group(1)]
             return _PLACEHOLDER.sub(one, value)
