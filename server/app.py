@@ -8,7 +8,8 @@ import cora_bluesky
 from cora_bluesky.application.record import Record
 from cora_bluesky.server import docs, errors
 from cora_bluesky.server.guard import MAX_BODY_BYTES, BodyGuard
-from cora_bluesky.server.routes import clearances, equipment, health, procedures, recipes, runs, subjects, tokens
+from cora_bluesky.application.slices import MODULES
+from cora_bluesky.server.routes import health, slices
 
 
 def create_app(record: Record, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
@@ -37,7 +38,8 @@ def create_app(record: Record, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastA
     docs.install(app)
     app.state.record = record
     errors.install(app)
-    for module in (runs, procedures, clearances, equipment, subjects, recipes, tokens, health):
-        app.include_router(module.router)
+    for module in MODULES:
+        app.include_router(slices.router(module))
+    app.include_router(health.router)
     app.add_middleware(BodyGuard, max_body_bytes=max_body_bytes)
     return app

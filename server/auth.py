@@ -14,6 +14,29 @@ from cora_bluesky.domain.access import Duty, Role, permits
 _bearer = HTTPBearer(auto_error=False, description="a token from `cora token create`")
 
 
+def authorized(record: Record, secret: str, duty: Duty) -> Record:
+    """The record bound to the holder of ``secret``, once their role allows ``duty``.
+
+    Every surface establishes who is acting here: the principal comes from the token alone.
+
+    Raises
+    ------
+    UnauthorizedError
+        The secret is not that of an Active token.
+    ForbiddenError
+        The token's role does not include ``duty``.
+    """
+    token = record.authenticate(secret)
+    if not permits(token.role, duty):
+        allowed = sorted(role.value for role in Role if permits(role, duty))
+        raise e.ForbiddenError(
+            f"{token.principal} holds the {token.role} role; this needs {' or '.join(allowed)}",
+            role=token.role.value,
+            needs=allowed,
+        )
+    return record.bound(principal=token.principal)
+
+
 def acting(duty: Duty) -> Callable[..., Record]:
     """A dependency giving the record bound to the caller, once their role allows ``duty``.
 
@@ -23,22 +46,6 @@ def acting(duty: Duty) -> Callable[..., Record]:
     def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Record:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise e.UnauthorizedError("send Authorization: Bearer <token>; `cora token create` issues one")
-        record: Record = request.app.state.record
-        token = record.authenticate(credentials.credentials)
-        if not permits(token.role, duty):
-            allowed = sorted(role.value for role in Role if permits(role, duty))
-            raise e.ForbiddenError(
-                f"{token.principal} holds the {token.role} role; this needs {' or '.join(allowed)}",
-                role=token.role.value,
-                needs=allowed,
-            )
-        return record.bound(principal=token.principal)
+        return authorized(request.app.state.record, credentials.credentials, duty)
 
     return dependency
-
-
-reader = Depends(acting(Duty.READ))
-operator = Depends(acting(Duty.OPERATE))
-filer = Depends(acting(Duty.FILE_CLEARANCE))
-reviewer = Depends(acting(Duty.REVIEW))
-administrator = Depends(acting(Duty.ADMINISTER))

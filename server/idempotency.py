@@ -19,13 +19,14 @@ from typing import Any, Callable
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
 
 from cora_bluesky.application.codec import parse_timestamp, timestamp
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
 
 HEADER = "Idempotency-Key"
+#: a key's bounds, as every surface declares them: 1-200 printable ASCII characters
+KEY_CONSTRAINTS = {"min_length": 1, "max_length": 200, "pattern": r"^[\x21-\x7e]+$"}
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _NAMESPACE = uuid.UUID("6c1f4d0e-3f5a-4b7e-9a42-2c7d0b9e8f11")
 #: A claim with no response after this long belongs to a request that will never answer.
@@ -56,20 +57,31 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
 
 
 class Keyed:
-    """One request's idempotency key, scoped to its principal (``None`` when none was sent)."""
+    """One call's idempotency key, scoped to its principal (``None`` when none was sent).
 
-    def __init__(self, request: Request, record: Record, *, required: bool) -> None:
-        raw = request.headers.get(HEADER)
+    Parameters
+    ----------
+    raw
+        The key as the caller sent it (a header over HTTP, an argument over MCP).
+    what
+        The call, as an error message names it (``POST /runs``, ``start_run``).
+    """
+
+    def __init__(self, raw: str | None, record: Record, *, required: bool, what: str) -> None:
         self.scoped: str | None = None
         if raw is None:
             if required:
-                raise e.IdempotencyKeyRequiredError(
-                    f"{request.method} {request.url.path} needs an {HEADER} header (a fresh UUID per command)"
-                )
+                raise e.IdempotencyKeyRequiredError(f"{what} needs an {HEADER} (a fresh UUID per command)")
             return
-        if not _KEY.fullmatch(raw):
+        if not isinstance(raw, str) or not _KEY.fullmatch(raw):
             raise e.InvalidIdempotencyKeyError(f"{HEADER} must be 1-200 printable ASCII characters")
         self.scoped = scoped_key(record.principal, raw)
+
+    @classmethod
+    def of(cls, request: Request, record: Record, *, required: bool) -> "Keyed":
+        """The key of an HTTP request, from its header."""
+        what = f"{request.method} {request.url.path}"
+        return cls(request.headers.get(HEADER), record, required=required, what=what)
 
     def derived_id(self) -> str | None:
         return None if self.scoped is None else derived_id(self.scoped)
@@ -79,8 +91,8 @@ class Keyed:
         return None if self.scoped is None else derived_correlation(self.scoped)
 
 
-def run(
-    request: Request,
+def once(
+    call: tuple[str, str],
     record: Record,
     keyed: Keyed,
     body: Any,
@@ -88,11 +100,14 @@ def run(
     *,
     stream_id: str,
     replay: Callable[[Record], Outcome],
-) -> Response:
-    """Answer ``act`` once per key.
+) -> tuple[int, Any, bool]:
+    """Perform ``act`` once per key, on any surface.
 
     Parameters
     ----------
+    call
+        What makes two calls the same command besides their body: (method, path) over HTTP,
+        (``"tool"``, tool name) over MCP.
     body
         The validated request body: the same key with a different body is refused.
     act
@@ -102,10 +117,16 @@ def run(
     replay
         Rebuilds ``(status, payload)`` from the record, for a command whose write landed but
         whose response was never kept.
+
+    Returns
+    -------
+    tuple
+        ``(status, JSON-ready payload, whether it is a replay)``.
     """
     if keyed.scoped is None:
-        return _json(*act(record))
-    fingerprint = request_fingerprint(request.method, request.url.path, body)
+        status, payload = act(record)
+        return status, jsonable_encoder(payload), False
+    fingerprint = request_fingerprint(*call, body)
     bound = record.bound(correlation_id=keyed.correlation_id)
     now = record.now()
     earlier = record.store.claim_key(keyed.scoped, fingerprint, timestamp(now))
@@ -115,7 +136,7 @@ def run(
                 f"this {HEADER} was already used for a different request; send a new key for a new command"
             )
         if earlier["response"] is not None:
-            return _json(earlier["response"]["status"], earlier["response"]["body"], replayed=True)
+            return earlier["response"]["status"], earlier["response"]["body"], True
         if now - parse_timestamp(earlier["claimed_at"]) < ABANDONED_AFTER:
             raise e.IdempotencyKeyInProgressError(
                 f"the first request with this {HEADER} is still running; retry in a few seconds"
@@ -136,15 +157,7 @@ def run(
     return _settle(record, keyed, status, payload)
 
 
-def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> Response:
+def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> tuple[int, Any, bool]:
     encoded = jsonable_encoder(payload)
     record.store.settle_key(keyed.scoped, {"status": status, "body": encoded})
-    return _json(status, encoded)
-
-
-def _json(status: int, payload: Any, *, replayed: bool = False) -> Response:
-    """The response for a JSON-ready ``payload`` (encoded once, where the outcome is made)."""
-    if status == 204:
-        return Response(status_code=204)
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return JSONResponse(payload, status_code=status, headers=headers)
+    return status, encoded, False

@@ -40,14 +40,14 @@ class AccessCommands(RecordCore):
         secret = "cora_" + secrets.token_urlsafe(32)
         command = ac.IssueToken(token_id or new_id(), principal, role, secret_hash(secret))
         state = self._write(
-            TOKEN, command.token_id, lambda state: ac.decide(command, state, At(self.now())), "IssueToken"
+            TOKEN, command.token_id, lambda state: ac.decide(command, state, At(self.now())), command
         )
         return state, secret
 
     def revoke_token(self, token_id: str) -> TokenState:
         """Revoke a token: it authenticates nothing from now on."""
         command = ac.RevokeToken(token_id)
-        return self._write(TOKEN, token_id, lambda state: ac.decide(command, state, At(self.now())), "RevokeToken")
+        return self._write(TOKEN, token_id, lambda state: ac.decide(command, state, At(self.now())), command)
 
     def get_token(self, token_id: str) -> TokenState:
         return self._require(TOKEN, token_id, e.TokenNotFoundError)

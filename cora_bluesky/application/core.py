@@ -172,9 +172,11 @@ class RecordCore:
         aggregate: Aggregate,
         aggregate_id: str,
         decide: Callable[[Any], Decision],
-        command_name: str,
+        command: Any,
     ) -> tuple[Any, int, int]:
         """Run ``decide`` on the current state and append its outcome atomically.
+
+        ``command`` is the domain command being decided: its class names it on every row written.
 
         ``decide`` returns ``(events, reading_rows, step_rows)``. On a concurrent write the
         state is re-read and re-decided, so every guard sees what it is deciding against.
@@ -205,7 +207,7 @@ class RecordCore:
             ]
             audit = {
                 "actor_id": self.principal,
-                "command_name": command_name,
+                "command_name": type(command).__name__,
                 "correlation_id": correlation,
                 "causation_id": self._causation_id,
             }
@@ -229,9 +231,9 @@ class RecordCore:
             stream_id=aggregate.stream_id(aggregate_id),
         )
 
-    def _write(self, aggregate: Aggregate, aggregate_id: str, decide: Callable[[Any], tuple], name: str) -> Any:
+    def _write(self, aggregate: Aggregate, aggregate_id: str, decide: Callable[[Any], tuple], command: Any) -> Any:
         """Like :meth:`_execute` for commands that only append events."""
-        return self._execute(aggregate, aggregate_id, lambda state: (decide(state), (), ()), name)[0]
+        return self._execute(aggregate, aggregate_id, lambda state: (decide(state), (), ()), command)[0]
 
 
 def _encode_cursor(row) -> str:

@@ -26,7 +26,7 @@ class EquipmentCommands(RecordCore):
             names = frozenset(row.name for row in self.store.find(ENCLOSURE.kind, name=command.name.strip()))
             return eq.decide_enclosure(command, state, eq.EnclosureContext(self.now(), names))
 
-        return self._write(ENCLOSURE, command.enclosure_id, decide, "RegisterEnclosure")
+        return self._write(ENCLOSURE, command.enclosure_id, decide, command)
 
     def register_asset(
         self,
@@ -53,7 +53,7 @@ class EquipmentCommands(RecordCore):
         """
         command = eq.RegisterAsset(asset_id or new_id(), name, family, parent_id, enclosure_id, tuple(device_names))
         return self._write(
-            ASSET, command.asset_id, lambda state: eq.decide_asset(command, state, self._placement(command)), "RegisterAsset"
+            ASSET, command.asset_id, lambda state: eq.decide_asset(command, state, self._placement(command)), command
         )
 
     def move_asset(
@@ -62,7 +62,7 @@ class EquipmentCommands(RecordCore):
         """Re-seat an asset in the containment tree; a cycle is refused."""
         command = eq.MoveAsset(asset_id, parent_id, enclosure_id)
         return self._write(
-            ASSET, asset_id, lambda state: eq.decide_asset(command, state, self._placement(command)), "MoveAsset"
+            ASSET, asset_id, lambda state: eq.decide_asset(command, state, self._placement(command)), command
         )
 
     def change_asset_devices(self, asset_id: str, *, device_names: Iterable[str]) -> AssetState:
@@ -84,7 +84,7 @@ class EquipmentCommands(RecordCore):
     def decommission_asset(self, asset_id: str) -> AssetState:
         """Retire an asset: runs and procedures binding it are refused from now on."""
         command = eq.DecommissionAsset(asset_id)
-        return self._write(ASSET, asset_id, lambda s: eq.decide_asset(command, s, At(self.now())), "DecommissionAsset")
+        return self._write(ASSET, asset_id, lambda s: eq.decide_asset(command, s, At(self.now())), command)
 
     def get_asset(self, asset_id: str) -> AssetState:
         return self._require(ASSET, asset_id, e.AssetNotFoundError)
@@ -136,6 +136,7 @@ class EquipmentCommands(RecordCore):
         source : CalibrationSource
             ``CalibrationSource.procedure(id)``, ``.dataset(uri, checksum)`` or ``.asserted(who)``.
         """
+        source = CalibrationSource.coerce(source)
         command = cal.RecordCalibration(calibration_id or new_id(), asset_id, quantity, value, source, units)
 
         def decide(state: CalibrationState | None) -> tuple:
@@ -145,13 +146,20 @@ class EquipmentCommands(RecordCore):
             exists = self._view(ASSET, asset_id) is not None
             return cal.decide(command, state, cal.CalibrationContext(self.now(), exists, procedure))
 
-        return self._write(CALIBRATION, command.calibration_id, decide, "RecordCalibration")
+        return self._write(CALIBRATION, command.calibration_id, decide, command)
 
     def get_calibration(self, calibration_id: str) -> CalibrationState:
         return self._require(CALIBRATION, calibration_id, e.CalibrationNotFoundError)
 
     def list_calibrations(self, asset_id: str, quantity: str | None = None) -> list[CalibrationState]:
-        """An asset's revisions, oldest first, optionally for one quantity."""
+        """An asset's revisions, oldest first, optionally for one quantity.
+
+        Raises
+        ------
+        AssetNotFoundError
+            No asset has this id: an empty list would say it was never calibrated.
+        """
+        self.get_asset(asset_id)
         revisions = self._find(CALIBRATION, refs=[("asset", asset_id)])
         revisions = [rev for rev in revisions if quantity is None or rev.quantity == quantity]
         return sorted(revisions, key=lambda rev: rev.created_at)

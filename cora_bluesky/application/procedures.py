@@ -27,13 +27,13 @@ class ProcedureCommands(RecordCore):
     ) -> ProcedureState:
         """Register a procedure (Defined); ``parent_run_id`` makes it a phase of that run."""
         command = _registration(name, kind, target_asset_ids, parent_run_id, capability_id, procedure_id)
-        return self._decide(command, "RegisterProcedure")
+        return self._decide(command)
 
     def start_procedure(self, procedure_id: str) -> ProcedureState:
         """Start a Defined procedure; refused if a target asset is unknown or decommissioned."""
         command = p.StartProcedure(procedure_id)
         return self._write(
-            PROCEDURE, procedure_id, lambda state: p.decide(command, state, self._procedure_start_context(state)), "StartProcedure"
+            PROCEDURE, procedure_id, lambda state: p.decide(command, state, self._procedure_start_context(state)), command
         )
 
     def _procedure_start_context(self, state: ProcedureState | None) -> p.StartProcedureContext:
@@ -59,25 +59,25 @@ class ProcedureCommands(RecordCore):
             defined = PROCEDURE.fold(registered)
             return registered + p.decide(start, defined, self._procedure_start_context(defined))
 
-        return self._write(PROCEDURE, register.procedure_id, decide, "StartProcedure")
+        return self._write(PROCEDURE, register.procedure_id, decide, start)
 
     def complete_procedure(self, procedure_id: str) -> ProcedureState:
         """Complete a Running procedure."""
-        return self._decide(p.CompleteProcedure(procedure_id), "CompleteProcedure")
+        return self._decide(p.CompleteProcedure(procedure_id))
 
     def abort_procedure(self, procedure_id: str, *, reason: str) -> ProcedureState:
         """Abort a Running procedure with a reason."""
-        return self._decide(p.AbortProcedure(procedure_id, reason), "AbortProcedure")
+        return self._decide(p.AbortProcedure(procedure_id, reason))
 
     def truncate_procedure(
         self, procedure_id: str, *, reason: str, interrupted_at: datetime | None = None
     ) -> ProcedureState:
         """Close a procedure that died unwatched."""
-        return self._decide(p.TruncateProcedure(procedure_id, reason, interrupted_at), "TruncateProcedure")
+        return self._decide(p.TruncateProcedure(procedure_id, reason, interrupted_at))
 
-    def _decide(self, command: Any, name: str) -> ProcedureState:
+    def _decide(self, command: Any) -> ProcedureState:
         return self._write(
-            PROCEDURE, command.procedure_id, lambda state: p.decide(command, state, At(self.now())), name
+            PROCEDURE, command.procedure_id, lambda state: p.decide(command, state, At(self.now())), command
         )
 
     def append_procedure_step(
@@ -88,13 +88,13 @@ class ProcedureCommands(RecordCore):
         Each entry carries a producer-supplied ``event_id``: re-sending one is a silent no-op.
         """
         batch = tuple(_step(entry) for entry in entries)
-        command = p.AppendProcedureSteps(procedure_id, batch)
+        command = p.AppendProcedureStep(procedure_id, batch)
 
         def decide(state: ProcedureState | None) -> tuple:
             events, rows = p.decide_steps(command, state, p.StepsContext(self.now(), new_id()))
             return events, (), rows
 
-        return self._execute(PROCEDURE, procedure_id, decide, "AppendProcedureStep")[2]
+        return self._execute(PROCEDURE, procedure_id, decide, command)[2]
 
     def get_procedure(self, procedure_id: str) -> ProcedureState:
         """The procedure's current state."""

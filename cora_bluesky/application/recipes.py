@@ -33,7 +33,7 @@ class RecipeCommands(RecordCore):
             taken = self._names_taken(METHOD, command.name)
             return rc.decide_method(command, state, rc.MethodContext(self.now(), taken, schema_problems))
 
-        return self._write(METHOD, command.method_id, decide, "RegisterMethod")
+        return self._write(METHOD, command.method_id, decide, command)
 
     def register_plan(
         self,
@@ -74,7 +74,7 @@ class RecipeCommands(RecordCore):
             )
             return rc.decide_plan(command, state, ctx)
 
-        return self._write(PLAN, command.plan_id, decide, "RegisterPlan")
+        return self._write(PLAN, command.plan_id, decide, command)
 
     def revise_plan(
         self,
@@ -123,7 +123,7 @@ class RecipeCommands(RecordCore):
     def deprecate_plan(self, plan_id: str) -> PlanState:
         """Retire a plan: it starts no more runs."""
         command = rc.DeprecatePlan(plan_id)
-        return self._write(PLAN, plan_id, lambda state: rc.decide_plan(command, state, At(self.now())), "DeprecatePlan")
+        return self._write(PLAN, plan_id, lambda state: rc.decide_plan(command, state, At(self.now())), command)
 
     def _names_taken(self, aggregate, name: Any) -> frozenset[str]:
         if not isinstance(name, str):
@@ -205,22 +205,22 @@ class RecipeCommands(RecordCore):
     def register_subject(self, *, name: str, subject_id: str | None = None) -> SubjectState:
         """Register a sample (Registered)."""
         command = sj.RegisterSubject(subject_id or new_id(), name)
-        return self._subject(command, "RegisterSubject")
+        return self._subject(command)
 
     def mount_subject(self, subject_id: str) -> SubjectState:
         """Put the sample on the stage: runs may now bind it."""
-        return self._subject(sj.MountSubject(subject_id), "MountSubject")
+        return self._subject(sj.MountSubject(subject_id))
 
     def mark_subject_measured(self, subject_id: str) -> SubjectState:
         """Record that the mounted sample has been measured."""
-        return self._subject(sj.MarkSubjectMeasured(subject_id), "MarkSubjectMeasured")
+        return self._subject(sj.MarkSubjectMeasured(subject_id))
 
     def unmount_subject(self, subject_id: str) -> SubjectState:
         """Take the sample off the stage."""
-        return self._subject(sj.UnmountSubject(subject_id), "UnmountSubject")
+        return self._subject(sj.UnmountSubject(subject_id))
 
-    def _subject(self, command: Any, name: str) -> SubjectState:
-        return self._write(SUBJECT, command.subject_id, lambda state: sj.decide(command, state, At(self.now())), name)
+    def _subject(self, command: Any) -> SubjectState:
+        return self._write(SUBJECT, command.subject_id, lambda state: sj.decide(command, state, At(self.now())), command)
 
     def get_subject(self, subject_id: str) -> SubjectState:
         return self._require(SUBJECT, subject_id, e.SubjectNotFoundError)

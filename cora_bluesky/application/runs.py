@@ -69,7 +69,7 @@ class RunCommands(RecordCore):
             asset_ids=tuple(asset_ids),
         )
         return self._write(
-            RUN, command.run_id, lambda state: r.decide(command, state, self._start_context(command)), "StartRun"
+            RUN, command.run_id, lambda state: r.decide(command, state, self._start_context(command)), command
         )
 
     def _start_context(self, command: r.StartRun) -> r.StartRunContext:
@@ -152,27 +152,27 @@ class RunCommands(RecordCore):
 
     def hold_run(self, run_id: str) -> RunState:
         """Hold a Running run (no reason: a hold is routine)."""
-        return self._transition(r.HoldRun(run_id), "HoldRun")
+        return self._transition(r.HoldRun(run_id))
 
     def resume_run(self, run_id: str) -> RunState:
         """Resume a Held run."""
-        return self._transition(r.ResumeRun(run_id), "ResumeRun")
+        return self._transition(r.ResumeRun(run_id))
 
     def complete_run(self, run_id: str) -> RunState:
         """Complete a Running run; a held run must be resumed first."""
-        return self._transition(r.CompleteRun(run_id), "CompleteRun")
+        return self._transition(r.CompleteRun(run_id))
 
     def abort_run(self, run_id: str, *, reason: str) -> RunState:
         """Abort a Running or Held run: something went wrong and the data needs review."""
-        return self._transition(r.AbortRun(run_id, reason), "AbortRun")
+        return self._transition(r.AbortRun(run_id, reason))
 
     def stop_run(self, run_id: str, *, reason: str) -> RunState:
         """Stop a Running or Held run early on purpose; data so far is valid."""
-        return self._transition(r.StopRun(run_id, reason), "StopRun")
+        return self._transition(r.StopRun(run_id, reason))
 
     def truncate_run(self, run_id: str, *, reason: str, interrupted_at: datetime | None = None) -> RunState:
         """Close a run that died unwatched, with the best guess of when it really stopped."""
-        return self._transition(r.TruncateRun(run_id, reason, interrupted_at), "TruncateRun")
+        return self._transition(r.TruncateRun(run_id, reason, interrupted_at))
 
     def adjust_run(
         self,
@@ -190,15 +190,15 @@ class RunCommands(RecordCore):
             check = parameter_check(method.parameters_schema) if method is not None else None
             return r.decide(command, state, r.AdjustContext(self.now(), check))
 
-        return self._write(RUN, run_id, decide, "AdjustRun")
+        return self._write(RUN, run_id, decide, command)
 
     def link_run_dataset(self, run_id: str, *, start_uid: str, uri: str) -> RunState:
         """Record that a Bluesky run (its start uid, and a URI to resolve it) holds this Run's data."""
-        return self._transition(r.LinkRunDataset(run_id, start_uid, uri), "LinkRunDataset")
+        return self._transition(r.LinkRunDataset(run_id, start_uid, uri))
 
     def summarize_run(self, run_id: str, summary: Mapping[str, Any]) -> RunState:
         """Record what an open run amounted to (events per stream, time held, ...) before it ends."""
-        return self._transition(r.SummarizeRun(run_id, summary), "SummarizeRun")
+        return self._transition(r.SummarizeRun(run_id, summary))
 
     def join_run_assets(self, run_id: str, *, asset_ids: Iterable[str], devices: Iterable[str] = ()) -> RunState:
         """Bind equipment a running plan reached mid-flight; hutches it adds are checked now.
@@ -220,11 +220,11 @@ class RunCommands(RecordCore):
             ctx = r.JoinContext(self.now(), assets, *self._hutches(added))
             return r.decide(command, state, ctx)
 
-        return self._write(RUN, run_id, decide, "JoinRunAssets")
+        return self._write(RUN, run_id, decide, command)
 
-    def _transition(self, command: Any, name: str) -> RunState:
+    def _transition(self, command: Any) -> RunState:
         return self._write(
-            RUN, command.run_id, lambda state: r.decide(command, state, r.At(self.now())), name
+            RUN, command.run_id, lambda state: r.decide(command, state, r.At(self.now())), command
         )
 
     def append_run_readings(self, run_id: str, readings: Iterable[r.Reading | Mapping[str, Any]]) -> int:
@@ -233,13 +233,13 @@ class RunCommands(RecordCore):
         The first batch opens the run's reading logbook. A bad reading refuses the whole batch.
         """
         batch = tuple(_reading(item) for item in readings)
-        command = r.AppendRunReadings(run_id, batch)
+        command = r.AppendRunReading(run_id, batch)
 
         def decide(state: RunState | None) -> tuple:
             events, rows = r.decide_readings(command, state, r.ReadingsContext(self.now(), new_id()))
             return events, rows, ()
 
-        return self._execute(RUN, run_id, decide, "AppendRunReading")[1]
+        return self._execute(RUN, run_id, decide, command)[1]
 
     def append_run_reading(
         self,

@@ -58,7 +58,7 @@ class SafetyCommands(RecordCore):
             codes = frozenset(form.code for form in self.store.form_types())
             return c.decide(command, state, c.ClearanceContext(self.now(), codes))
 
-        return self._write(CLEARANCE, command.clearance_id, decide, "RegisterClearance")
+        return self._write(CLEARANCE, command.clearance_id, decide, command)
 
     def bind_clearance(
         self,
@@ -69,43 +69,41 @@ class SafetyCommands(RecordCore):
         asset_ids: Iterable[str] = (),
     ) -> ClearanceState:
         """Add scope to a clearance that has not been submitted yet."""
-        return self._review(
-            c.BindClearance(clearance_id, tuple(run_ids), tuple(subject_ids), tuple(asset_ids)), "BindClearance"
-        )
+        return self._review(c.BindClearance(clearance_id, tuple(run_ids), tuple(subject_ids), tuple(asset_ids)))
 
     def submit_clearance(self, clearance_id: str) -> ClearanceState:
         """Defined -> Submitted."""
-        return self._review(c.SubmitClearance(clearance_id), "SubmitClearance")
+        return self._review(c.SubmitClearance(clearance_id))
 
     def start_clearance_review(self, clearance_id: str) -> ClearanceState:
         """Submitted -> UnderReview."""
-        return self._review(c.StartClearanceReview(clearance_id), "StartClearanceReview")
+        return self._review(c.StartClearanceReview(clearance_id))
 
     def approve_clearance(self, clearance_id: str) -> ClearanceState:
         """UnderReview -> Approved (signed off, not yet in force)."""
-        return self._review(c.ApproveClearance(clearance_id), "ApproveClearance")
+        return self._review(c.ApproveClearance(clearance_id))
 
     def reject_clearance(self, clearance_id: str, *, reason: str) -> ClearanceState:
         """Submitted or UnderReview -> Rejected."""
-        return self._review(c.RejectClearance(clearance_id, reason), "RejectClearance")
+        return self._review(c.RejectClearance(clearance_id, reason))
 
     def activate_clearance(self, clearance_id: str) -> ClearanceState:
         """Approved -> Active: the clearance is in force inside its validity window."""
-        return self._review(c.ActivateClearance(clearance_id), "ActivateClearance")
+        return self._review(c.ActivateClearance(clearance_id))
 
     def expire_clearance(self, clearance_id: str) -> ClearanceState:
         """Approved or Active -> Expired."""
-        return self._review(c.ExpireClearance(clearance_id), "ExpireClearance")
+        return self._review(c.ExpireClearance(clearance_id))
 
     def supersede_clearance(
         self, clearance_id: str, *, reason: str, superseded_by: str | None = None
     ) -> ClearanceState:
         """Replace a clearance with an amended one (any non-terminal state -> Superseded)."""
-        return self._review(c.SupersedeClearance(clearance_id, reason, superseded_by), "SupersedeClearance")
+        return self._review(c.SupersedeClearance(clearance_id, reason, superseded_by))
 
-    def _review(self, command: Any, name: str) -> ClearanceState:
+    def _review(self, command: Any) -> ClearanceState:
         return self._write(
-            CLEARANCE, command.clearance_id, lambda state: c.decide(command, state, At(self.now())), name
+            CLEARANCE, command.clearance_id, lambda state: c.decide(command, state, At(self.now())), command
         )
 
     def get_clearance(self, clearance_id: str) -> ClearanceState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.procedure import ProcedureState, ProcedureStatus
@@ -42,6 +42,14 @@ class CalibrationSource:
     @classmethod
     def asserted(cls, person: str) -> "CalibrationSource":
         return cls(SourceKind.ASSERTED, person)
+
+    @classmethod
+    def coerce(cls, value: Any) -> Any:
+        """A source from the mapping a surface received (kind, ref, checksum); else ``value``."""
+        if isinstance(value, Mapping) and set(value) <= {"kind", "ref", "checksum"}:
+            if value.get("kind") in set(SourceKind):
+                return cls(SourceKind(value["kind"]), value.get("ref"), value.get("checksum"))
+        return value
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,8 @@ def is_terminal(state: CalibrationState | None) -> bool:
     return state is not None
 
 
-def _source(source: CalibrationSource, asset_id: str, ctx: CalibrationContext) -> CalibrationSource:
+def _source(source: Any, asset_id: str, ctx: CalibrationContext) -> CalibrationSource:
+    source = CalibrationSource.coerce(source)
     if not isinstance(source, CalibrationSource):
         raise e.InvalidCalibrationSourceError(
             "a calibration names exactly one source: a procedure, a dataset or a person"

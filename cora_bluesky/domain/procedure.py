@@ -109,7 +109,9 @@ class Step:
 
 
 @dataclass(frozen=True)
-class AppendProcedureSteps:
+class AppendProcedureStep:
+    """Steps for the logbook, one or a batch (the spec's slice takes entries in one request)."""
+
     procedure_id: str
     entries: tuple[Step, ...]
 
@@ -191,7 +193,7 @@ TRANSITIONS = {
     CompleteProcedure: (frozenset({P.RUNNING}), e.ProcedureCannotCompleteError),
     AbortProcedure: (frozenset({P.RUNNING}), e.ProcedureCannotAbortError),
     TruncateProcedure: (frozenset({P.RUNNING}), e.ProcedureCannotTruncateError),
-    AppendProcedureSteps: (frozenset({P.RUNNING}), e.ProcedureStepsLogbookClosedError),
+    AppendProcedureStep: (frozenset({P.RUNNING}), e.ProcedureStepsLogbookClosedError),
 }
 
 TARGET = {
@@ -278,7 +280,7 @@ def _register(command: RegisterProcedure, state: ProcedureState | None, ctx: At)
 
 
 def decide_steps(
-    command: AppendProcedureSteps, state: ProcedureState | None, ctx: StepsContext
+    command: AppendProcedureStep, state: ProcedureState | None, ctx: StepsContext
 ) -> tuple[tuple, tuple[ProcedureStep, ...]]:
     """Validate a batch of steps; returns the events (a lazy logbook open) and the rows."""
     state = _source_check(command, state)

@@ -200,7 +200,9 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class AppendRunReadings:
+class AppendRunReading:
+    """Readings for the logbook, one or a batch (a recorder flushes many at once)."""
+
     run_id: str
     readings: tuple[Reading, ...]
 
@@ -378,7 +380,7 @@ TRANSITIONS = {
     StopRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotStopError),
     TruncateRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotTruncateError),
     AdjustRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotAdjustError),
-    AppendRunReadings: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
+    AppendRunReading: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
     LinkRunDataset: (frozenset({R.RUNNING, R.HELD}), e.RunCannotLinkDatasetError),
     SummarizeRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotSummarizeError),
     JoinRunAssets: (frozenset({R.RUNNING, R.HELD}), e.RunCannotJoinAssetsError),
@@ -611,12 +613,12 @@ def _pins(requested: tuple[str, ...] | None, ctx: StartRunContext) -> tuple[str,
 
 
 def decide_readings(
-    command: AppendRunReadings, state: RunState | None, ctx: ReadingsContext
+    command: AppendRunReading, state: RunState | None, ctx: ReadingsContext
 ) -> tuple[tuple, tuple[RunReading, ...]]:
     """Validate a batch of readings; returns the events (a lazy logbook open) and the rows."""
     if state is None:
         raise e.RunNotFoundError(f"no run {command.run_id}", run_id=str(command.run_id))
-    sources, refusal = TRANSITIONS[AppendRunReadings]
+    sources, refusal = TRANSITIONS[AppendRunReading]
     if state.status not in sources:
         raise refusal(
             f"run {state.name!r} is {state.status}; its reading logbook is closed",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 import cora_bluesky
 from cora_bluesky.server.errors import responses
-from cora_bluesky.server.schemas import HealthOut
+from cora_bluesky.application.responses import HealthOut
 
 router = APIRouter(tags=["health"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cora_bluesky.application.codec import timestamp
 from cora_bluesky.server import idempotency
-from cora_bluesky.server.schemas import StartRunIn
+from cora_bluesky.application.messages import StartRunIn
 
 
 def run_events(served, run_id):

@@ -103,7 +103,7 @@ def test_unknown_procedure():
 
 
 def steps(*entries):
-    return p.AppendProcedureSteps("x1", tuple(entries))
+    return p.AppendProcedureStep("x1", tuple(entries))
 
 
 def step(event_id="s1", kind="setpoint", payload=None, sampled_at=LATER):

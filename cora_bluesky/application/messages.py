@@ -1,4 +1,4 @@
-"""Request bodies and small responses, with the spec's bounds.
+"""Request bodies, with the spec's bounds: what the record takes in over its edges.
 
 These are the edge's copy of the record's checks: the core refuses the same values again.
 A field that fails here answers with the spec's error name it declares as ``x-error``.
@@ -6,12 +6,9 @@ A field that fails here answers with the spec's error name it declares as ``x-er
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-
-T = TypeVar("T")
 
 #: The most ids a list in a body may carry.
 MAX_IDS = 1000
@@ -88,13 +85,6 @@ class StartRunIn(Body):
     campaign_id: Annotated[str, Text(100)] | None = named("InvalidRunCampaignId", default=None)
 
 
-class RunStartedOut(BaseModel):
-    run_id: str
-    status: str
-    effective_parameters: dict[str, Any]
-    pinned_calibrations: list[str]
-
-
 class AbortRunIn(Body):
     reason: Annotated[str, Text(500)] = named("InvalidRunAbortReason")
 
@@ -125,49 +115,12 @@ class ReadingIn(Body):
     event_id: Annotated[str, Text(100)] | None = named("InvalidEntryId", default=None)
 
 
-class LogbookRowOut(BaseModel):
-    """What every logbook row carries besides its payload: its audit trail and three times."""
-
-    event_id: str
-    logbook_id: str
-    actor_id: str
-    command_name: str
-    correlation_id: str
-    causation_id: str | None = None
-    #: when it happened in the field, when the record took it, when the store wrote it
-    sampled_at: datetime
-    occurred_at: datetime
-    recorded_at: datetime
-
-
-class ReadingOut(LogbookRowOut):
-    run_id: str
-    channel_name: str
-    value: float
-    units: str | None = None
-    sampling_procedure: str
-
-
-class StepOut(LogbookRowOut):
-    procedure_id: str
-    step_kind: str
-    payload: dict[str, Any]
-
-
-class EventCountOut(BaseModel):
-    event_count: int
-
-
 class RegisterProcedureIn(Body):
     name: Annotated[str, Text(200)] = named("InvalidProcedureName")
     kind: Annotated[str, Text(50)] = named("InvalidProcedureKind")
     target_asset_ids: Ids = Field(default_factory=list)
     parent_run_id: Id | None = None
     capability_id: Id | None = None
-
-
-class ProcedureRegisteredOut(BaseModel):
-    procedure_id: str
 
 
 class AbortProcedureIn(Body):
@@ -213,12 +166,6 @@ class ClearanceReasonIn(Body):
 
 class SupersedeClearanceIn(ClearanceReasonIn):
     superseded_by: Id | None = None
-
-
-class FormTypeOut(BaseModel):
-    code: str
-    facility: str
-    name: str
 
 
 class RegisterEnclosureIn(Body):
@@ -279,28 +226,3 @@ class RecordCalibrationIn(Body):
 class IssueTokenIn(Body):
     principal: Annotated[str, Text(200)] = named("InvalidTokenPrincipal")
     role: Literal["viewer", "operator", "safety", "admin"] = named("InvalidTokenRole")
-
-
-class TokenOut(BaseModel):
-    id: str
-    principal: str
-    role: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class TokenIssuedOut(TokenOut):
-    #: shown once; the record keeps only its hash
-    token: str
-
-
-class PageOut(BaseModel, Generic[T]):
-    items: list[T]
-    #: pass back as ``cursor`` for the next page; absent on the last page
-    next: str | None = None
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok"]
-    version: str
