@@ -111,6 +111,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     device a message of an open run reaches must sit within the run's permitted scope; a manual
     ``RE.resume()`` re-runs the gates for the open runs; the recorder folds the documents, the
     RunEngine's states and its suspensions into the record. Nothing is written into any namespace.
+    In IPython, a refusal is shown as the spec's name, the message and the fix in a few lines;
+    ``%tb`` shows the traceback.
 
     Parameters
     ----------
@@ -186,6 +188,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
         _installed[RE] = cora
+        from cora_bluesky.ipython import show_refusals_briefly
+
+        show_refusals_briefly()  # in IPython only: a refusal reads as its name and fix, %tb has the rest
         return cora
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import cora_bluesky
 from cora_bluesky.application.record import Record
-from cora_bluesky.server import errors
+from cora_bluesky.server import docs, errors
 from cora_bluesky.server.guard import MAX_BODY_BYTES, BodyGuard
 from cora_bluesky.application.slices import MODULES
 from cora_bluesky.server.routes import health, slices
@@ -32,7 +32,10 @@ def create_app(record: Record, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastA
         title="cora-bluesky record",
         version=cora_bluesky.__version__,
         description="The beamline's system of record: runs, procedures, clearances and equipment.",
+        docs_url=None,  # served from packaged assets below, not from a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.record = record
     errors.install(app)
     for module in MODULES:

@@ -189,6 +189,21 @@ class MoveAssetIn(Body):
     enclosure_id: Id | None = None
 
 
+class ChangeEnclosurePvsIn(Body):
+    secured_pv: Pv = named("InvalidEnclosurePv")
+    shutter_pvs: Annotated[
+        list[Pv], Field(max_length=20, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)
+    ] = named("InvalidEnclosurePv", default_factory=list)
+
+
+class ChangeAssetDevicesIn(Body):
+    device_names: Texts(200, 100) = named("InvalidAssetDeviceNames", default_factory=list)
+
+
+class ChangeAssetFamilyIn(Body):
+    family: Annotated[str, Text(100)] = named("InvalidAssetFamily")
+
+
 class RegisterSubjectIn(Body):
     name: Annotated[str, Text(200)] = named("InvalidSubjectName")
 
@@ -204,6 +219,18 @@ class RegisterPlanIn(Body):
     method_id: Id
     default_parameters: dict[str, Any] = named("InvalidPlanParameters", default_factory=dict)
     asset_ids: Ids = Field(default_factory=list)
+    bluesky_names: Texts(200, 100) = named("InvalidPlanBlueskyNames", default_factory=list)
+
+
+class RevisePlanIn(Body):
+    default_parameters: dict[str, Any] = named("InvalidPlanParameters", default_factory=dict)
+    asset_ids: Ids = Field(default_factory=list)
+    bluesky_names: Texts(200, 100) = named("InvalidPlanBlueskyNames", default_factory=list)
+
+
+class ReviseMethodIn(Body):
+    parameters_schema: dict[str, Any] | None = named("InvalidMethodSchema", default=None)
+    needed_families: Texts(100, 100) = named("InvalidMethodFamilies", default_factory=list)
 
 
 class CalibrationSourceIn(Body):

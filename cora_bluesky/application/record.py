@@ -8,9 +8,12 @@ from cora_bluesky.application.procedures import ProcedureCommands
 from cora_bluesky.application.recipes import RecipeCommands
 from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.safety import SafetyCommands
+from cora_bluesky.application.timeline import TimelineQueries
 
 
-class Record(RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands, AccessCommands):
+class Record(
+    RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands, AccessCommands, TimelineQueries
+):
     """The beamline's system of record.
 
     Build one with :func:`cora_bluesky.connect`. Every write decides against the current state

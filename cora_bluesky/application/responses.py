@@ -131,6 +131,7 @@ class PlanOut(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+    bluesky_names: list[str] = []
 
 
 class CalibrationSourceOut(BaseModel):

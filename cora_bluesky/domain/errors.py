@@ -469,6 +469,10 @@ class AssetCannotMoveError(ConflictError):
     """A decommissioned asset stays where it was."""
 
 
+class AssetCannotChangeError(ConflictError):
+    """A decommissioned asset keeps its family and device names."""
+
+
 class EnclosureNotFoundError(NotFoundError):
     """No enclosure with this id."""
 
@@ -559,6 +563,18 @@ class PlanDeprecatedError(ConflictError):
     """A deprecated plan starts no runs."""
 
 
+class PlanCannotReviseError(ConflictError):
+    """A deprecated plan is history; a plan replacing it is registered under its name."""
+
+
+class InvalidPlanBlueskyNamesError(InvalidInputError):
+    """Bluesky plan names or patterns are distinct trimmed texts of 1-200 characters."""
+
+
+class PlanNameAmbiguousError(ConflictError):
+    """More than one Active plan answers equally well to a Bluesky plan name."""
+
+
 class PlanCannotDeprecateError(ConflictError):
     """Only an Active plan can be deprecated."""
 
@@ -611,3 +627,26 @@ class InvalidTokenPrincipalError(InvalidInputError):
 
 class InvalidTokenRoleError(InvalidInputError):
     """Roles are viewer, operator, safety or admin."""
+
+
+# --- Beamline model and edges ----------------------------------------------------------
+
+
+class InvalidBeamlineModelError(InvalidInputError):
+    """The beamline model file has a mistake; ``data`` names the file, the entry and the field."""
+
+
+class CoraNotInstalledError(ConflictError):
+    """A cora plan stub ran on a RunEngine that cora-bluesky is not installed on."""
+
+
+class StoreLocationNotFoundError(StoreError):
+    """A store URI names a directory that does not exist; nothing is created."""
+
+
+class UnknownStoreSchemeError(StoreError):
+    """A store URI's scheme names no store this cora-bluesky knows."""
+
+
+class CopyTargetNotDurableError(StoreError):
+    """A record is never copied into a store that lives only in memory."""

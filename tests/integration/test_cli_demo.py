@@ -18,13 +18,17 @@ def own_epics() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("EPICS_")}
 
 
+def demo(uri: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cora_bluesky.cli", "demo", "--uri", uri, "--profile", str(REPO / "profile_collection")],
+        capture_output=True, text=True, timeout=180, cwd=cwd, env=own_epics(),
+    )
+
+
 def test_demo_runs_end_to_end(tmp_path):
     uri = f"sqlite:///{tmp_path / 'demo.db'}"
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "cora_bluesky.cli", "demo", "--uri", uri, "--profile", str(REPO / "profile_collection")],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path, env=own_epics(),
-    )
+    result = demo(uri, tmp_path)
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -53,6 +57,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert elapsed < 120
     record.close()
 
+    again = demo(uri, tmp_path)  # the same record: the story is told again beside the first
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "refused: RunClearanceCoverageMismatch" in again.stdout
+    assert "beamline model: ~ enclosure '2-BM-A'" in again.stdout  # a new simulated PSS prefix, recorded
+    record = cora_bluesky.connect(uri)
+    assert len(record.list_runs().items) == 2 * len(runs) and len(record.list_procedures().items) == 2
+    record.close()
+
 
 def test_cli_reports_refusals_without_a_traceback(tmp_path):
     result = subprocess.run(
@@ -61,7 +73,7 @@ def test_cli_reports_refusals_without_a_traceback(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=own_epics(),
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("StoreError:") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("UnknownStoreSchemeError:") and "Traceback" not in result.stderr
 
 
 def test_demo_needs_its_profile(tmp_path):
