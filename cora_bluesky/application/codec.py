@@ -1,7 +1,7 @@
 """JSON encoding of domain states and events, driven by their type hints.
 
 Timestamps are written as fixed-width UTC ISO 8601 text, so that comparing the text compares
-the instants; stores rely on this for ordering and keyset pagination.
+the instants; stores rely on this for ordering and keyset pagination. Durations are seconds.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import types
 import typing
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Callable, Mapping
 
@@ -35,6 +35,8 @@ def encode(value: Any) -> Any:
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
         return timestamp(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list, frozenset, set)):
@@ -75,6 +77,8 @@ def _converter(hint: Any) -> Converter | None:
         return _nullable(lambda values: origin(item(value) for value in values))
     if hint is datetime:
         return _nullable(parse_timestamp)
+    if hint is timedelta:
+        return _nullable(lambda seconds: timedelta(seconds=seconds))
     if isinstance(hint, type) and issubclass(hint, Enum):
         return _nullable(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
