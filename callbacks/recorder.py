@@ -205,7 +205,7 @@ class _Fold(DocumentRouter):
         instant = _at(when)
         return any(
             event.event_type == event_type and datetime.fromisoformat(event.occurred_at) == instant
-            for event in self.record.store.load(f"run:{run.ident}")
+            for event in self.record.history("run", run.ident)
         )
 
     # --- documents ------------------------------------------------------------------------

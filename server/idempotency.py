@@ -6,6 +6,10 @@ sent again once the reason is fixed (a clearance activated, a hutch secured). Th
 keyed command writes carry a correlation id derived from the key, and a keyed create gets an id
 derived from it too, so a claim left behind by a crashed server is resolved by looking at the
 record rather than by guessing.
+
+Keys belong to this adapter, not to the record: they are kept in the
+:class:`~cora_bluesky.application.ports.IdempotencyKeys` that :func:`create_app` was given
+(``app.state.keys``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from cora_bluesky.application.codec import parse_timestamp, timestamp
+from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
 
@@ -86,7 +91,8 @@ def run(
     body: Any,
     act: Callable[[Record], Outcome],
     *,
-    stream_id: str,
+    kind: str,
+    aggregate_id: str,
     replay: Callable[[Record], Outcome],
 ) -> Response:
     """Answer ``act`` once per key.
@@ -97,18 +103,20 @@ def run(
         The validated request body: the same key with a different body is refused.
     act
         Performs the command on the record and returns ``(status, payload)``.
-    stream_id
-        The stream the command writes to, where an abandoned claim is looked up.
+    kind, aggregate_id
+        The aggregate the command writes to, whose history tells whether an abandoned claim's
+        write landed.
     replay
         Rebuilds ``(status, payload)`` from the record, for a command whose write landed but
         whose response was never kept.
     """
     if keyed.scoped is None:
         return _json(*act(record))
+    keys: IdempotencyKeys = request.app.state.keys
     fingerprint = request_fingerprint(request.method, request.url.path, body)
     bound = record.bound(correlation_id=keyed.correlation_id)
     now = record.now()
-    earlier = record.store.claim_key(keyed.scoped, fingerprint, timestamp(now))
+    earlier = keys.claim_key(keyed.scoped, fingerprint, timestamp(now))
     if earlier is not None:
         if earlier["fingerprint"] != fingerprint:
             raise e.IdempotencyKeyReusedError(
@@ -121,24 +129,24 @@ def run(
                 f"the first request with this {HEADER} is still running; retry in a few seconds"
             )
         # abandoned: the record says whether its write landed
-        landed = any(event.correlation_id == keyed.correlation_id for event in record.store.load(stream_id))
-        if landed:
+        history = record.history(kind, aggregate_id)
+        if any(event.correlation_id == keyed.correlation_id for event in history):
             status, payload = replay(bound)
-            return _settle(record, keyed, status, payload)
-        record.store.release_key(keyed.scoped)
-        if record.store.claim_key(keyed.scoped, fingerprint, timestamp(now)) is not None:
+            return _settle(keys, keyed, status, payload)
+        keys.release_key(keyed.scoped)
+        if keys.claim_key(keyed.scoped, fingerprint, timestamp(now)) is not None:
             raise e.IdempotencyKeyInProgressError(f"another retry with this {HEADER} is running")
     try:
         status, payload = act(bound)
     except BaseException:
-        record.store.release_key(keyed.scoped)
+        keys.release_key(keyed.scoped)
         raise
-    return _settle(record, keyed, status, payload)
+    return _settle(keys, keyed, status, payload)
 
 
-def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> Response:
+def _settle(keys: IdempotencyKeys, keyed: Keyed, status: int, payload: Any) -> Response:
     encoded = jsonable_encoder(payload)
-    record.store.settle_key(keyed.scoped, {"status": status, "body": encoded})
+    keys.settle_key(keyed.scoped, {"status": status, "body": encoded})
     return _json(status, encoded)
 
 

@@ -10,6 +10,11 @@ from cora_bluesky.application.ports import ProjectionRow
 from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
 
 
+def stream_id(kind: str, aggregate_id: str) -> str:
+    """The id of the event stream of aggregate ``aggregate_id`` of ``kind``: the only place it is made."""
+    return f"{kind}:{aggregate_id}"
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One kind of aggregate: its state type, event types, evolve and projection references."""
@@ -22,7 +27,8 @@ class Aggregate:
     refs: Callable[[Any], Iterable[tuple[str, str]]] = lambda state: ()
 
     def stream_id(self, aggregate_id: str) -> str:
-        return f"{self.kind}:{aggregate_id}"
+        """The id of this aggregate's event stream (see :func:`stream_id`)."""
+        return stream_id(self.kind, aggregate_id)
 
     def fold(self, events: Iterable[Any]) -> Any:
         state = None

@@ -34,7 +34,7 @@ def load_beamline(record: Record, model: Mapping[str, Any], *, substitutions: Ma
     ids["outside_hutches"] = list(outside)
 
     def known(aggregate, name: str) -> str | None:
-        found = record.store.find(aggregate.kind, name=name)
+        found = record.find_named(aggregate.kind, name)
         return found[0].id if found else None
 
     def ref(section: str, name: str) -> str:

@@ -11,11 +11,19 @@ import random
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from cora_bluesky.application.aggregates import ASSET, EVENT_TYPES, Aggregate
+from cora_bluesky.application.aggregates import AGGREGATES, ASSET, EVENT_TYPES, Aggregate
 from cora_bluesky.application.codec import decode, encode, parse_timestamp, timestamp
-from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEvent, Page, PermitSource
+from cora_bluesky.application.ports import (
+    Append,
+    EventStore,
+    ListQuery,
+    NewEvent,
+    Page,
+    PermitSource,
+    StoredEvent,
+)
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import instant
 
@@ -25,6 +33,7 @@ CONTENTION_SECONDS = 60.0
 MAX_PAGE_SIZE = 500
 
 Decision = tuple[tuple, Sequence[Any], Sequence[Any]]
+Port = TypeVar("Port")
 
 
 def new_id() -> str:
@@ -82,6 +91,36 @@ class RecordCore:
         """Close the underlying store."""
         self.store.close()
 
+    @property
+    def location(self) -> str:
+        """Where this record is stored: its SQLite file or MongoDB URI.
+
+        It names the record among others (a spool folder per record); it may hold credentials,
+        so it is never shown.
+        """
+        return self.store.location
+
+    def store_as(self, port: type[Port]) -> Port:
+        """The record's store through one of its other ports, for the adapter that owns it.
+
+        The record itself uses only :class:`~cora_bluesky.application.ports.EventStore`; an
+        adapter whose data lives beside the record's (the HTTP server's idempotency keys) takes
+        its own port here, deliberately and typed, rather than reaching into the store.
+
+        Parameters
+        ----------
+        port : type
+            A ``runtime_checkable`` protocol of :mod:`cora_bluesky.application.ports`.
+
+        Raises
+        ------
+        TypeError
+            The store does not implement ``port``.
+        """
+        if not isinstance(self.store, port):
+            raise TypeError(f"{type(self.store).__name__} does not implement {port.__name__}")
+        return self.store
+
     def __enter__(self):
         return self
 
@@ -92,6 +131,53 @@ class RecordCore:
         return instant(self._clock(), what="clock")
 
     # --- reading ------------------------------------------------------------------------
+
+    def history(self, kind: str, aggregate_id: str) -> list[StoredEvent]:
+        """The events of one aggregate's stream, oldest first, with their envelopes.
+
+        Parameters
+        ----------
+        kind : str
+            The aggregate's kind: ``run``, ``procedure``, ``clearance``, ``asset``,
+            ``enclosure``, ``subject``, ``method``, ``plan``, ``calibration`` or ``token``.
+        aggregate_id : str
+            Its id; an id the record does not hold has an empty history.
+
+        Returns
+        -------
+        list of StoredEvent
+            Each with ``event_type``, ``payload``, ``occurred_at``, ``recorded_at``, ``actor``, ``correlation_id``, ``causation_id``,
+            ``event_id`` and ``version`` (its position in the stream, from 1).
+
+        Raises
+        ------
+        InvalidInputError
+            ``kind`` is not an aggregate kind.
+        """
+        return self.store.load(self._aggregate(kind).stream_id(aggregate_id))
+
+    def find_named(self, kind: str, name: str) -> list[Any]:
+        """Every aggregate of ``kind`` the record holds under ``name``, oldest first.
+
+        Parameters
+        ----------
+        kind : str
+            An aggregate kind, as for :meth:`history`.
+        name : str
+            The exact name (a run's or procedure's name, a calibration's quantity).
+
+        Returns
+        -------
+        list
+            Their current states.
+        """
+        return self._find(self._aggregate(kind), name=name)
+
+    @staticmethod
+    def _aggregate(kind: str) -> Aggregate:
+        if kind not in AGGREGATES:
+            raise e.InvalidInputError(f"no aggregate kind {kind!r}; one of {', '.join(AGGREGATES)}", kind=str(kind))
+        return AGGREGATES[kind]
 
     def _fold(self, aggregate: Aggregate, aggregate_id: str) -> tuple[Any, int]:
         stored = self.store.load(aggregate.stream_id(aggregate_id))

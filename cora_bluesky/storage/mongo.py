@@ -25,6 +25,7 @@ import pymongo
 from pymongo import errors as mongo_errors
 from pymongo.write_concern import WriteConcern
 
+from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
@@ -115,7 +116,7 @@ def _backoff(attempt: int, cap: float) -> None:
 
 
 class MongoStore:
-    """An :class:`~cora_bluesky.application.ports.EventStore` over one MongoDB database.
+    """Every store port of :mod:`cora_bluesky.application.ports` over one MongoDB database.
 
     Parameters
     ----------
@@ -161,6 +162,10 @@ class MongoStore:
         except e.CoraError:
             self.close()
             raise
+
+    @property
+    def location(self) -> str:
+        return self.uri
 
     @staticmethod
     def _require_transactions(client, host: str | None) -> None:
@@ -347,22 +352,10 @@ class MongoStore:
         return 0 if last is None else last["version"]
 
     def _project(self, row: ProjectionRow, session=None) -> None:
-        document = {
-            "kind": row.kind,
-            "id": row.id,
-            "version": row.version,
-            "status": row.status,
-            "name": row.name,
-            "plan_id": row.plan_id,
-            "subject_id": row.subject_id,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "doc": dict(row.doc),
-            "refs": [_ref(kind, ident) for kind, ident in row.refs],
-        }
+        document = _projection_document(row)
         try:  # only a newer version replaces a projection (a copy may bring an older one)
             self.db.projections.replace_one(
-                {"_id": f"{row.kind}:{row.id}", "version": {"$lt": row.version}}, document, upsert=True,
+                {"_id": _key(row.kind, row.id), "version": {"$lt": row.version}}, document, upsert=True,
                 session=session,
             )
         except mongo_errors.DuplicateKeyError:
@@ -408,10 +401,10 @@ class MongoStore:
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
         with _served("read a projection"):
-            doc = self.db.projections.find_one({"_id": _text(f"{kind}:{aggregate_id}", "id")})
+            doc = self.db.projections.find_one({"_id": _text(_key(kind, aggregate_id), "id")})
             if doc is None:
                 return None
-            if doc["version"] != self._version(f"{kind}:{aggregate_id}"):
+            if doc["version"] != self._version(stream_of(kind, aggregate_id)):
                 return None  # a projection behind its stream (an older writer): the record folds it
             return _row(doc)
 
@@ -576,6 +569,27 @@ def _first_write_error(error: mongo_errors.BulkWriteError) -> mongo_errors.PyMon
     if error.details.get("writeConcernErrors"):
         return mongo_errors.WriteConcernError(str(error.details["writeConcernErrors"][0]))
     return error
+
+
+def _key(kind: str, aggregate_id: str) -> str:
+    """The ``_id`` of an aggregate's projection document."""
+    return f"{kind}:{aggregate_id}"
+
+
+def _projection_document(row: ProjectionRow) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "id": row.id,
+        "version": row.version,
+        "status": row.status,
+        "name": row.name,
+        "plan_id": row.plan_id,
+        "subject_id": row.subject_id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "doc": dict(row.doc),
+        "refs": [_ref(kind, ident) for kind, ident in row.refs],
+    }
 
 
 def _stored(doc: dict[str, Any]) -> StoredEvent:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
@@ -86,7 +87,7 @@ class _Checkpointer:
 
 
 class SQLiteStore:
-    """An :class:`~cora_bluesky.application.ports.EventStore` over one SQLite file.
+    """Every store port of :mod:`cora_bluesky.application.ports` over one SQLite file.
 
     Parameters
     ----------
@@ -117,6 +118,10 @@ class SQLiteStore:
             # a commit that has to checkpoint the WAL waits for the database file to be synced;
             # the checkpointer thread does that instead, off every writer's path
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    @property
+    def location(self) -> str:
+        return self.path
 
     # --- schema -------------------------------------------------------------------------
 
@@ -334,7 +339,7 @@ class SQLiteStore:
         rows = self._query(
             f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ? AND version ="
             " (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?)",
-            (kind, aggregate_id, f"{kind}:{aggregate_id}"),
+            (kind, aggregate_id, stream_of(kind, aggregate_id)),
         )
         return self._rows(rows)[0] if rows else None
 

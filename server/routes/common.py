@@ -93,7 +93,7 @@ def create(
         return 201, shape(get(bound, chosen))
 
     return idempotency.run(
-        request, record, keyed, body, act, stream_id=aggregate.stream_id(chosen or ""), replay=replay
+        request, record, keyed, body, act, kind=aggregate.kind, aggregate_id=chosen or "", replay=replay
     )
 
 

@@ -173,7 +173,7 @@ def adjust_run(
     def replay(bound: Record) -> tuple[int, Any]:
         return 200, served(bound.get_run(run_id))
 
-    return idempotency.run(request, record, keyed, body, act, stream_id=RUN.stream_id(run_id), replay=replay)
+    return idempotency.run(request, record, keyed, body, act, kind=RUN.kind, aggregate_id=run_id, replay=replay)
 
 
 @router.post(
