@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from cora_bluesky.application.codec import encode, timestamp
+from cora_bluesky.application.codec import EventCodec, encode, timestamp
+from cora_bluesky.application.event_versions import UPCASTERS, VERSIONS
 from cora_bluesky.application.ports import ProjectionRow
 from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
 
@@ -128,3 +129,6 @@ EVENT_TYPES: dict[str, type] = {cls.__name__: cls for a in AGGREGATES.values() f
 
 assert len(EVENT_TYPES) == sum(len(a.events) for a in AGGREGATES.values()), "event names must be unique"
 
+
+#: How the record reads and writes stored events (see ``event_versions.py``).
+CODEC = EventCodec(EVENT_TYPES, VERSIONS, UPCASTERS)

@@ -43,8 +43,8 @@ def inventory(store: Copying) -> Inventory:
     for event in store.dump_events():
         found.events += 1
         per_stream.setdefault(event.stream_id, []).append(
-            (event.version, event.event_id, event.event_type, event.payload, event.occurred_at,
-             event.recorded_at, event.actor, event.correlation_id, event.causation_id)
+            (event.version, event.event_id, event.event_type, event.type_version, event.payload,
+             event.occurred_at, event.recorded_at, event.actor, event.correlation_id, event.causation_id)
         )
     found.streams = {stream: _digest(sorted(rows, key=lambda r: r[0])) for stream, rows in per_stream.items()}
     found.projections = sum(1 for _ in store.dump_projections())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import getpass
 import json
 import random
@@ -13,8 +14,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from cora_bluesky.application.aggregates import AGGREGATES, ASSET, EVENT_TYPES, Aggregate
-from cora_bluesky.application.codec import decode, encode, parse_timestamp, timestamp
+from cora_bluesky.application.aggregates import AGGREGATES, ASSET, CODEC, Aggregate
+from cora_bluesky.application.codec import EventCodec, decode, encode, parse_timestamp, timestamp
 from cora_bluesky.application.ports import (
     Append,
     EventStore,
@@ -63,8 +64,10 @@ class RecordCore:
         principal: str | None = None,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        codec: EventCodec = CODEC,
     ) -> None:
         self.store = store
+        self._codec = codec
         self.permits = permits
         self._clock = clock
         self.principal = principal or _default_principal()
@@ -146,7 +149,9 @@ class RecordCore:
         Returns
         -------
         list of StoredEvent
-            Each with ``event_type``, ``payload``, ``occurred_at``, ``recorded_at``, ``actor``, ``correlation_id``, ``causation_id``,
+            Each with ``event_type``, ``payload`` (in the current shape of its type: events of
+            an older version are upcast, and ``type_version`` says the current one),
+            ``occurred_at``, ``recorded_at``, ``actor``, ``correlation_id``, ``causation_id``,
             ``event_id`` and ``version`` (its position in the stream, from 1).
 
         Raises
@@ -154,7 +159,16 @@ class RecordCore:
         InvalidInputError
             ``kind`` is not an aggregate kind.
         """
-        return self.store.load(self._aggregate(kind).stream_id(aggregate_id))
+        aggregate = self._aggregate(kind)
+        current = self._codec.version
+        return [
+            dataclasses.replace(
+                event,
+                payload=self._codec.upcast(event.event_type, event.type_version, event.payload),
+                type_version=current(event.event_type),
+            )
+            for event in self.store.load(aggregate.stream_id(aggregate_id))
+        ]
 
     def find_named(self, kind: str, name: str) -> list[Any]:
         """Every aggregate of ``kind`` the record holds under ``name``, oldest first.
@@ -181,7 +195,7 @@ class RecordCore:
 
     def _fold(self, aggregate: Aggregate, aggregate_id: str) -> tuple[Any, int]:
         stored = self.store.load(aggregate.stream_id(aggregate_id))
-        events = [decode(EVENT_TYPES[s.event_type], s.payload) for s in stored]
+        events = [self._codec.decode_event(s.event_type, s.type_version, s.payload) for s in stored]
         return aggregate.fold(events), len(stored)
 
     def _view(self, aggregate: Aggregate, aggregate_id: Any) -> Any:
@@ -280,14 +294,16 @@ class RecordCore:
             envelopes = [
                 NewEvent(
                     event_id=new_id(),
-                    event_type=type(event).__name__,
-                    payload=encode(event),
+                    event_type=name,
+                    payload=payload,
                     occurred_at=timestamp(event.occurred_at),
                     actor=self.principal,
                     correlation_id=correlation,
                     causation_id=self._causation_id,
+                    type_version=version,
                 )
                 for event in events
+                for name, version, payload in [self._codec.encode_event(event)]
             ]
             audit = {
                 "actor_id": self.principal,

@@ -26,6 +26,8 @@ class NewEvent:
     actor: str
     correlation_id: str
     causation_id: str | None = None
+    #: Version of the event type's payload shape when it was written (see ``codec.EventCodec``).
+    type_version: int = 1
 
 
 @dataclass(frozen=True)

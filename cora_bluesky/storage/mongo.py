@@ -229,6 +229,7 @@ class MongoStore:
                 "version": batch.expected_version + offset,
                 "kind": batch.kind,
                 "event_type": event.event_type,
+                "type_version": event.type_version,
                 "payload": dict(event.payload),
                 "occurred_at": event.occurred_at,
                 "actor": event.actor,
@@ -475,9 +476,9 @@ class MongoStore:
         """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
         documents = [
             {"_id": ev.event_id, "stream_id": ev.stream_id, "version": ev.version, "kind": ev.kind,
-             "event_type": ev.event_type, "payload": dict(ev.payload), "occurred_at": ev.occurred_at,
-             "recorded_at": ev.recorded_at, "actor": ev.actor, "correlation_id": ev.correlation_id,
-             "causation_id": ev.causation_id}
+             "event_type": ev.event_type, "type_version": ev.type_version, "payload": dict(ev.payload),
+             "occurred_at": ev.occurred_at, "recorded_at": ev.recorded_at, "actor": ev.actor,
+             "correlation_id": ev.correlation_id, "causation_id": ev.causation_id}
             for ev in events
         ]
         with _served("take the copied rows"):
@@ -601,6 +602,7 @@ def _stored(doc: dict[str, Any]) -> StoredEvent:
         actor=doc["actor"],
         correlation_id=doc["correlation_id"],
         causation_id=doc.get("causation_id"),
+        type_version=doc.get("type_version", 1),  # written before event types had versions
         stream_id=doc["stream_id"],
         version=doc["version"],
         recorded_at=doc["recorded_at"],

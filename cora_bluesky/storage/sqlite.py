@@ -27,9 +27,13 @@ _STEP_COLUMNS = (
 #: logbook table -> its columns (a fixed set: table names never come from input)
 _LOGBOOKS = {"entries_run_readings": _READING_COLUMNS, "entries_operation_procedure_steps": _STEP_COLUMNS}
 _REF_CHUNK = 400
+_EVENT_COLUMNS = (
+    "stream_id, version, kind, event_id, event_type, type_version, payload, occurred_at, recorded_at, actor,"
+    " correlation_id, causation_id"
+)
 
 
-def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
+def _stored(row: Any, payload: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         event_id=row["event_id"],
         event_type=row["event_type"],
@@ -38,10 +42,11 @@ def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
         actor=row["actor"],
         correlation_id=row["correlation_id"],
         causation_id=row["causation_id"],
+        type_version=row["type_version"],
         stream_id=row["stream_id"],
         version=row["version"],
         recorded_at=row["recorded_at"],
-        kind=kind,
+        kind=row["kind"],
     )
 
 
@@ -205,9 +210,7 @@ class SQLiteStore:
                         stream_id=batch.stream_id,
                     )
                 conn.executemany(
-                    "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload,"
-                    " occurred_at, recorded_at, actor, correlation_id, causation_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             batch.stream_id,
@@ -215,6 +218,7 @@ class SQLiteStore:
                             batch.kind,
                             event.event_id,
                             event.event_type,
+                            event.type_version,
                             json.dumps(event.payload, allow_nan=False),
                             event.occurred_at,
                             recorded,
@@ -327,11 +331,7 @@ class SQLiteStore:
                 raise e.StoreError(f"the record is busy or unavailable: {error}") from None
 
     def load(self, stream_id: str) -> list[StoredEvent]:
-        rows = self._query(
-            "SELECT stream_id, version, event_id, event_type, payload, occurred_at, recorded_at, actor,"
-            " correlation_id, causation_id FROM events WHERE stream_id = ? ORDER BY version",
-            (stream_id,),
-        )
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version", (stream_id,))
         return [_stored(row, json.loads(row["payload"])) for row in rows]
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
@@ -453,13 +453,9 @@ class SQLiteStore:
 
     def dump_events(self) -> Iterator[StoredEvent]:
         """Every event of every stream, in append order."""
-        columns = (
-            "stream_id, version, kind, event_id, event_type, payload, occurred_at, recorded_at, actor,"
-            " correlation_id, causation_id"
-        )
-        for rows in self._chunks("events", columns):
+        for rows in self._chunks("events", _EVENT_COLUMNS):
             for row in rows:
-                yield _stored(row, json.loads(row["payload"]), row["kind"])
+                yield _stored(row, json.loads(row["payload"]))
 
     def dump_projections(self) -> Iterator[ProjectionRow]:
         for rows in self._chunks("projections", _PROJECTION_COLUMNS):
@@ -494,12 +490,12 @@ class SQLiteStore:
     def _import(self, events, projections, table, entries) -> None:
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload, occurred_at,"
-                " recorded_at, actor, correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (event_id) DO NOTHING",
                 [
-                    (ev.stream_id, ev.version, ev.kind, ev.event_id, ev.event_type, json.dumps(ev.payload),
-                     ev.occurred_at, ev.recorded_at, ev.actor, ev.correlation_id, ev.causation_id)
+                    (ev.stream_id, ev.version, ev.kind, ev.event_id, ev.event_type, ev.type_version,
+                     json.dumps(ev.payload), ev.occurred_at, ev.recorded_at, ev.actor, ev.correlation_id,
+                     ev.causation_id)
                     for ev in events
                 ],
             )
