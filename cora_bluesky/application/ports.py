@@ -2,7 +2,7 @@
 
 A store implements several ports; each user names only the one it needs: the record an
 :class:`EventStore` (streams, projections, logbooks, form types), the copy :class:`Copying`,
-the HTTP edge :class:`IdempotencyKeys`.
+the rebuild :class:`ProjectionRebuild`, the HTTP edge :class:`IdempotencyKeys`.
 """
 
 from __future__ import annotations
@@ -175,6 +175,24 @@ class Copying(Protocol):
         entries: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
+
+
+@runtime_checkable
+class ProjectionRebuild(Protocol):
+    """Rebuilding projection rows from the streams (``cora rebuild-projections``)."""
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        """``(kind, stream_id)`` of every stream the store holds."""
+
+    def load(self, stream_id: str) -> list[StoredEvent]:
+        """Every event of a stream, in version order."""
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        """Write ``row`` over whatever the store holds for it, if ``stream_id`` is still at ``row.version``.
+
+        Returns whether anything changed: ``False`` when the stored row (references included)
+        already equals ``row``, or when the stream moved on meanwhile (its writer projected it).
+        """
 
 
 @runtime_checkable

@@ -496,6 +496,43 @@ class MongoStore:
             for row in projections:
                 self._project(row)
 
+    # --- rebuilding projections -----------------------------------------------------------
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        # every stream starts at version 1: its first event names it once
+        with _served("list the streams"):
+            found = self.db.events.find({"version": 1}, projection={"stream_id": 1, "kind": 1}).sort("stream_id", 1)
+            return iter([(doc["kind"], doc["stream_id"]) for doc in found])
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        _check_projection(row)
+        document = _projection_document(row)
+
+        def replace(session) -> bool:
+            # the stream's lock document, as an append takes it: no append commits meanwhile
+            self.db.streams.update_one({"_id": stream_id}, {"$inc": {"rebuilds": 1}}, upsert=True, session=session)
+            if self._version(stream_id, session) != row.version:
+                return False  # appended to meanwhile: that append projected it
+            found = self.db.projections.find_one({"_id": _key(row.kind, row.id)}, session=session)
+            if found is not None and {k: v for k, v in found.items() if k != "_id"} == document:
+                return False
+            self.db.projections.replace_one({"_id": _key(row.kind, row.id)}, document, upsert=True, session=session)
+            return True
+
+        with _served("replace a projection"):
+            try:
+                if self._mock:
+                    with self._write_lock:
+                        return replace(None)
+                with self._client.start_session() as session:
+                    with session.start_transaction(write_concern=self.db.write_concern):
+                        changed = replace(session)
+                    return changed
+            except mongo_errors.OperationFailure as error:
+                if _is_write_conflict(error):
+                    return False  # an append holds the stream: it projects it
+                raise
+
     # --- idempotency keys ------------------------------------------------------------------
 
     def claim_key(self, key: str, fingerprint: str, claimed_at: str) -> dict[str, Any] | None:

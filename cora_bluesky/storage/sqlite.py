@@ -50,6 +50,12 @@ def _stored(row: Any, payload: dict[str, Any]) -> StoredEvent:
     )
 
 
+def _projected(row: Any) -> tuple:
+    """The indexed columns of a projection row (a database row or a ``ProjectionRow``'s fields)."""
+    names = ("version", "status", "name", "plan_id", "subject_id", "created_at", "updated_at")
+    return tuple(row[name] for name in names)
+
+
 def _recorded_at() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -507,6 +513,43 @@ class SQLiteStore:
                     self._project(conn, row)
             if entries:
                 self._entries(conn, table, _LOGBOOKS[table], entries, recorded=None)
+
+    # --- rebuilding projections -----------------------------------------------------------
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        # every stream starts at version 1: its first event names it once
+        rows = self._query("SELECT kind, stream_id FROM events WHERE version = 1 ORDER BY stream_id")
+        return iter([(row["kind"], row["stream_id"]) for row in rows])
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        try:
+            with self._transaction() as conn:
+                current = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+                ).fetchone()[0]
+                if current != row.version:
+                    return False  # appended to meanwhile: that append projected it
+                found = conn.execute(
+                    f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ?", (row.kind, row.id)
+                ).fetchone()
+                refs = conn.execute(
+                    "SELECT ref_kind, ref_id FROM projection_refs WHERE kind = ? AND id = ?", (row.kind, row.id)
+                ).fetchall()
+                wanted = json.loads(json.dumps(row.doc, allow_nan=False))
+                if found is not None and (
+                    _projected(found) == _projected(row.__dict__)
+                    and json.loads(found["doc"]) == wanted
+                    and {tuple(ref) for ref in refs} == set(row.refs)
+                ):
+                    return False
+                # delete first: an upsert keeps created_at, which may be what is wrong
+                conn.execute("DELETE FROM projections WHERE kind = ? AND id = ?", (row.kind, row.id))
+                self._project(conn, row)
+                return True
+        except sqlite3.IntegrityError as error:
+            raise e.StoreConstraintError(f"the store refused the projection: {error}") from None
+        except sqlite3.OperationalError as error:
+            raise e.StoreError(f"the record is busy or unavailable: {error}") from None
 
     # --- idempotency keys ------------------------------------------------------------------
 

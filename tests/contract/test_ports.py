@@ -8,7 +8,7 @@ import typing
 
 import pytest
 
-from cora_bluesky.application import copying, ports
+from cora_bluesky.application import copying, ports, rebuilding
 
 PORTS = (
     ports.EventStreams,
@@ -17,6 +17,7 @@ PORTS = (
     ports.FormTypes,
     ports.EventStore,
     ports.Copying,
+    ports.ProjectionRebuild,
     ports.IdempotencyKeys,
 )
 
@@ -58,6 +59,11 @@ def _called_on(module, names: set[str]) -> set[str]:
 
 def test_copying_uses_exactly_the_methods_its_port_declares():
     assert _called_on(copying, {"store", "source", "target"}) == members(ports.Copying)
+
+
+def test_rebuilding_uses_only_its_port():
+    used = _called_on(rebuilding, {"store"})
+    assert used and used <= members(ports.ProjectionRebuild)
 
 
 def test_the_record_keeps_no_idempotency_keys():
