@@ -205,7 +205,7 @@ class _Fold(DocumentRouter):
         instant = _at(when)
         return any(
             event.event_type == event_type and datetime.fromisoformat(event.occurred_at) == instant
-            for event in self.record.store.load(f"run:{run.ident}")
+            for event in self.record.history("run", run.ident)
         )
 
     # --- documents ------------------------------------------------------------------------
@@ -309,23 +309,18 @@ class _Fold(DocumentRouter):
         )
 
     def _summary(self, run: _Run, stop: dict) -> dict[str, Any]:
-        """What the run amounted to, from its documents and its own lifecycle events."""
+        """What the run amounted to, from its documents and the run's own state."""
         ended = stop.get("time", self._at)
-        held, holds, since = 0.0, 0, None
-        for event in self.record.store.load(f"run:{run.ident}"):
-            at = datetime.fromisoformat(event.occurred_at).timestamp()
-            if event.event_type == "RunHeld":
-                holds, since = holds + 1, at
-            elif event.event_type == "RunResumed" and since is not None:
-                held, since = held + (at - since), None
-        if since is not None:
-            held += max(0.0, ended - since)
+        state = self.record.get_run(run.ident)
+        held = state.time_held.total_seconds()
+        if state.held_since is not None:  # still held as it ends: held until the stop document
+            held += max(0.0, ended - state.held_since.timestamp())
         return {
             "events_per_stream": {stream: len(seen) for stream, seen in run.seen.items()},
             "duration_s": round(max(0.0, ended - run.started), 6),
             "time_held_s": round(held, 6),
-            "holds": holds,
-            "adjustments": self.record.get_run(run.ident).adjustment_count,
+            "holds": state.hold_count,
+            "adjustments": state.adjustment_count,
             "rejected_readings": run.rejected,
             "exit_status": stop.get("exit_status"),
         }

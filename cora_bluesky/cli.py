@@ -45,6 +45,24 @@ def _copy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild_projections(args: argparse.Namespace) -> int:
+    from cora_bluesky.application.rebuilding import rebuild_projections
+    from cora_bluesky.storage import default_uri, open_store
+
+    store = open_store(args.uri or default_uri())
+    try:
+        report = rebuild_projections(store, say=print)
+    finally:
+        store.close()
+    for stream_id, why in report.failed:
+        print(f"cannot fold {stream_id}: {why}", file=sys.stderr)
+    print(
+        f"rebuilt {report.rebuilt} projection(s), {report.current} already current, from {report.events}"
+        f" events in {report.streams} streams; {len(report.failed)} stream(s) could not be folded"
+    )
+    return 1 if report.failed else 0
+
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -282,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy.add_argument("target", help="URI of the store to copy into")
     copy.add_argument("--merge", action="store_true", help="copy into a target that already holds a record")
     copy.set_defaults(handler=_copy)
+    rebuild = commands.add_parser("rebuild-projections", help="rebuild every projection row from the event streams")
+    rebuild.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    rebuild.set_defaults(handler=_rebuild_projections)
     runs = commands.add_parser("runs", help="inspect and close runs").add_subparsers(dest="verb", required=True)
     for kind, statuses in (("run", "Running, Held, Completed, Aborted, Stopped, Truncated"),
                            ("procedure", "Registered, Running, Completed, Aborted, Truncated"),

@@ -188,9 +188,8 @@ def _killed_scan(record, startup_dir: str | Path, subject_id: str, say: Say) -> 
 
 
 def _timeline(record, run, say: Say) -> None:
-    events = record.store.load(f"run:{run.id}")
-    holds = sum(1 for event in events if event.event_type == "RunHeld")
-    adjustments = [event.payload for event in events if event.event_type == "RunAdjusted"]
+    holds = run.hold_count
+    adjustments = [event.payload for event in record.history("run", run.id) if event.event_type == "RunAdjusted"]
     readings = len(record.list_run_readings(run.id))
     subject = record.get_subject(run.subject_id).name if run.subject_id else "no subject"
     say(f" - {run.name} ({subject}): {run.status}")

@@ -97,7 +97,7 @@ def default_spool(record: Record) -> Path:
     """A spool folder per record, in the user's data directory."""
     from platformdirs import user_data_dir
 
-    identity = str(getattr(record.store, "path", None) or getattr(record.store, "uri", "record"))
+    identity = record.location
     return Path(user_data_dir("cora-bluesky")) / "spool" / hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 

@@ -48,6 +48,10 @@ class RunOut(BaseModel):
     interrupted_at: datetime | None = None
     datasets: list[DatasetOut] = []
     summary: dict[str, Any] | None = None
+    #: holds so far, the time spent held (seconds) and, while held, since when
+    hold_count: int = 0
+    time_held: float = 0.0
+    held_since: datetime | None = None
 
 
 class ProcedureOut(BaseModel):

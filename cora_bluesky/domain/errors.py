@@ -73,6 +73,10 @@ class StoreError(CoraError):
     """The store cannot serve the request (schema, URI or availability)."""
 
 
+class UnreadableEventError(CoraError):
+    """A stored event this cora-bluesky cannot read: an unknown type, or a newer version of one."""
+
+
 class StoreConstraintError(InvalidInputError):
     """The store's own constraints refused a row (the core should have refused it first)."""
 

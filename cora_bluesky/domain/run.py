@@ -19,7 +19,7 @@ holds a "did nothing" entry. Terminal states absorb every command.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -100,6 +100,11 @@ class RunState:
     #: The dataset of record: the Bluesky run(s) holding the data.
     datasets: tuple[DatasetRef, ...] = ()
     summary: Mapping[str, Any] | None = None
+    #: Holds so far, the time they lasted (each from its RunHeld to its RunResumed, or to the
+    #: run's end), and when the current one began (``None`` while not held).
+    hold_count: int = 0
+    time_held: timedelta = timedelta(0)
+    held_since: datetime | None = None
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -693,11 +698,21 @@ def evolve(state: RunState | None, event) -> RunState:
     if isinstance(event, RunAssetsJoined):
         return replace(state, asset_ids=state.asset_ids + event.asset_ids, updated_at=event.occurred_at)
     changes: dict[str, Any] = {"status": TARGET[type(event)], "updated_at": event.occurred_at}
+    changes.update(_held(state, event))
     if isinstance(event, (RunAborted, RunStopped, RunTruncated)):
         changes["last_reason"] = event.reason
     if isinstance(event, RunTruncated):
         changes["interrupted_at"] = event.interrupted_at
     return replace(state, **changes)
+
+
+def _held(state: RunState, event) -> dict[str, Any]:
+    """How a status change moves the time held: a hold starts it, anything else ends it."""
+    if isinstance(event, RunHeld):
+        return {"hold_count": state.hold_count + 1, "held_since": event.occurred_at}
+    if state.held_since is None:
+        return {}
+    return {"time_held": state.time_held + (event.occurred_at - state.held_since), "held_since": None}
 
 
 EVENTS = (

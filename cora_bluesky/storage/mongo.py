@@ -25,6 +25,7 @@ import pymongo
 from pymongo import errors as mongo_errors
 from pymongo.write_concern import WriteConcern
 
+from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
@@ -115,7 +116,7 @@ def _backoff(attempt: int, cap: float) -> None:
 
 
 class MongoStore:
-    """An :class:`~cora_bluesky.application.ports.EventStore` over one MongoDB database.
+    """Every store port of :mod:`cora_bluesky.application.ports` over one MongoDB database.
 
     Parameters
     ----------
@@ -161,6 +162,10 @@ class MongoStore:
         except e.CoraError:
             self.close()
             raise
+
+    @property
+    def location(self) -> str:
+        return self.uri
 
     @staticmethod
     def _require_transactions(client, host: str | None) -> None:
@@ -224,6 +229,7 @@ class MongoStore:
                 "version": batch.expected_version + offset,
                 "kind": batch.kind,
                 "event_type": event.event_type,
+                "type_version": event.type_version,
                 "payload": dict(event.payload),
                 "occurred_at": event.occurred_at,
                 "actor": event.actor,
@@ -347,22 +353,10 @@ class MongoStore:
         return 0 if last is None else last["version"]
 
     def _project(self, row: ProjectionRow, session=None) -> None:
-        document = {
-            "kind": row.kind,
-            "id": row.id,
-            "version": row.version,
-            "status": row.status,
-            "name": row.name,
-            "plan_id": row.plan_id,
-            "subject_id": row.subject_id,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "doc": dict(row.doc),
-            "refs": [_ref(kind, ident) for kind, ident in row.refs],
-        }
+        document = _projection_document(row)
         try:  # only a newer version replaces a projection (a copy may bring an older one)
             self.db.projections.replace_one(
-                {"_id": f"{row.kind}:{row.id}", "version": {"$lt": row.version}}, document, upsert=True,
+                {"_id": _key(row.kind, row.id), "version": {"$lt": row.version}}, document, upsert=True,
                 session=session,
             )
         except mongo_errors.DuplicateKeyError:
@@ -408,10 +402,10 @@ class MongoStore:
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
         with _served("read a projection"):
-            doc = self.db.projections.find_one({"_id": _text(f"{kind}:{aggregate_id}", "id")})
+            doc = self.db.projections.find_one({"_id": _text(_key(kind, aggregate_id), "id")})
             if doc is None:
                 return None
-            if doc["version"] != self._version(f"{kind}:{aggregate_id}"):
+            if doc["version"] != self._version(stream_of(kind, aggregate_id)):
                 return None  # a projection behind its stream (an older writer): the record folds it
             return _row(doc)
 
@@ -482,9 +476,9 @@ class MongoStore:
         """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
         documents = [
             {"_id": ev.event_id, "stream_id": ev.stream_id, "version": ev.version, "kind": ev.kind,
-             "event_type": ev.event_type, "payload": dict(ev.payload), "occurred_at": ev.occurred_at,
-             "recorded_at": ev.recorded_at, "actor": ev.actor, "correlation_id": ev.correlation_id,
-             "causation_id": ev.causation_id}
+             "event_type": ev.event_type, "type_version": ev.type_version, "payload": dict(ev.payload),
+             "occurred_at": ev.occurred_at, "recorded_at": ev.recorded_at, "actor": ev.actor,
+             "correlation_id": ev.correlation_id, "causation_id": ev.causation_id}
             for ev in events
         ]
         with _served("take the copied rows"):
@@ -501,6 +495,43 @@ class MongoStore:
                         raise e.StoreConstraintError(f"the target refused copied rows: {failures[:1]}") from None
             for row in projections:
                 self._project(row)
+
+    # --- rebuilding projections -----------------------------------------------------------
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        # every stream starts at version 1: its first event names it once
+        with _served("list the streams"):
+            found = self.db.events.find({"version": 1}, projection={"stream_id": 1, "kind": 1}).sort("stream_id", 1)
+            return iter([(doc["kind"], doc["stream_id"]) for doc in found])
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        _check_projection(row)
+        document = _projection_document(row)
+
+        def replace(session) -> bool:
+            # the stream's lock document, as an append takes it: no append commits meanwhile
+            self.db.streams.update_one({"_id": stream_id}, {"$inc": {"rebuilds": 1}}, upsert=True, session=session)
+            if self._version(stream_id, session) != row.version:
+                return False  # appended to meanwhile: that append projected it
+            found = self.db.projections.find_one({"_id": _key(row.kind, row.id)}, session=session)
+            if found is not None and {k: v for k, v in found.items() if k != "_id"} == document:
+                return False
+            self.db.projections.replace_one({"_id": _key(row.kind, row.id)}, document, upsert=True, session=session)
+            return True
+
+        with _served("replace a projection"):
+            try:
+                if self._mock:
+                    with self._write_lock:
+                        return replace(None)
+                with self._client.start_session() as session:
+                    with session.start_transaction(write_concern=self.db.write_concern):
+                        changed = replace(session)
+                    return changed
+            except mongo_errors.OperationFailure as error:
+                if _is_write_conflict(error):
+                    return False  # an append holds the stream: it projects it
+                raise
 
     # --- idempotency keys ------------------------------------------------------------------
 
@@ -578,6 +609,27 @@ def _first_write_error(error: mongo_errors.BulkWriteError) -> mongo_errors.PyMon
     return error
 
 
+def _key(kind: str, aggregate_id: str) -> str:
+    """The ``_id`` of an aggregate's projection document."""
+    return f"{kind}:{aggregate_id}"
+
+
+def _projection_document(row: ProjectionRow) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "id": row.id,
+        "version": row.version,
+        "status": row.status,
+        "name": row.name,
+        "plan_id": row.plan_id,
+        "subject_id": row.subject_id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "doc": dict(row.doc),
+        "refs": [_ref(kind, ident) for kind, ident in row.refs],
+    }
+
+
 def _stored(doc: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         event_id=doc["_id"],
@@ -587,6 +639,7 @@ def _stored(doc: dict[str, Any]) -> StoredEvent:
         actor=doc["actor"],
         correlation_id=doc["correlation_id"],
         causation_id=doc.get("causation_id"),
+        type_version=doc.get("type_version", 1),  # written before event types had versions
         stream_id=doc["stream_id"],
         version=doc["version"],
         recorded_at=doc["recorded_at"],

@@ -132,5 +132,11 @@ V2 = [
     )""",
 ]
 
+# The version of each event's type (its payload's shape) as it was written; events written
+# before versions existed are version 1.
+V3 = [
+    "ALTER TABLE events ADD COLUMN type_version INTEGER NOT NULL DEFAULT 1 CHECK (type_version >= 1)",
+]
+
 #: MIGRATIONS[n] brings a database from schema version n to n + 1.
-MIGRATIONS: list[list[str]] = [V1, V2]
+MIGRATIONS: list[list[str]] = [V1, V2, V3]

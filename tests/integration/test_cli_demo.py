@@ -42,7 +42,7 @@ def test_demo_runs_end_to_end(tmp_path):
     ]
     assert runs[("dark_field", "Completed")].subject_id is None and runs[("flat_field", "Completed")].subject_id is None
     scan = runs[("tomo_scan", "Completed")]
-    events = [event.event_type for event in record.store.load(f"run:{scan.id}")]
+    events = [event.event_type for event in record.history("run", scan.id)]
     assert events.count("RunHeld") == 1 and events.count("RunResumed") == 1
     assert scan.adjustment_count == 1 and scan.effective_parameters["exposure_time_ms"] == 75
     (pinned,) = scan.pinned_calibrations

@@ -334,7 +334,7 @@ def test_a_device_joining_from_a_permitted_hutch_is_on_the_record(rig):
     RE, cora, record, ids, devices, documents = rig
     RE(per_shot_moving_rot(devices))
     (run,) = the_runs(cora, record)
-    joined = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAssetsJoined"]
+    joined = [ev for ev in record.history("run", run.id) if ev.event_type == "RunAssetsJoined"]
     assert len(joined) == 1 and joined[0].payload["asset_ids"] == [ids.stage]
     assert joined[0].payload["devices"] == ["rot"] and joined[0].payload["enclosure_ids"] == [ids.hutch_b]
     assert run.status == "Completed" and ids.stage in run.asset_ids
@@ -427,7 +427,7 @@ def test_reassigned_hooks_are_chained_again_and_holds_still_recorded(rig):
         warnings.simplefilter("error")  # once, not at every run
         RE.resume()
     (run,) = the_runs(cora, record)
-    types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    types = [ev.event_type for ev in record.history("run", run.id)]
     assert types.count("RunHeld") == 1 and types.count("RunResumed") == 1 and run.status == "Completed"
     assert "paused" in seen_states and "open_run" in seen_msgs  # the profile's own hooks still run
 
@@ -557,7 +557,7 @@ def test_a_reassigned_msg_hook_still_records_suspensions(rig):
     with pytest.warns(RuntimeWarning, match="RE.msg_hook was reassigned"):
         _suspend_once(RE, devices, documents, suspender, interlock)
     (run,) = the_runs(cora, record)
-    types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    types = [ev.event_type for ev in record.history("run", run.id)]
     assert run.status == "Completed" and types.count("RunHeld") == 1 and types.count("RunResumed") == 1
 
 

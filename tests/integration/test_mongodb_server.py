@@ -118,7 +118,7 @@ def test_an_adjust_whose_acknowledgement_was_lost_is_recorded_once(uri, admin):
         with fail_point(admin, 1, ["commitTransaction"], **WRITE_CONCERN_ERROR):
             adjusted = record.adjust_run(run.id, parameter_patch={"exposure": 0.3}, reason="drift")
         assert adjusted.adjustment_count == 1
-        kinds = [s.event_type for s in record.store.load(f"run:{run.id}")]
+        kinds = [s.event_type for s in record.history("run", run.id)]
         assert kinds.count("RunAdjusted") == 1
         assert record.get_run(run.id) == adjusted
     finally:

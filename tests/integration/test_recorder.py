@@ -48,7 +48,7 @@ def the_run(cora, record):
 
 
 def event_types(record, run):
-    return [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    return [ev.event_type for ev in record.history("run", run.id)]
 
 
 @bpp.run_decorator(md={"plan_name": "pausing", "detectors": ["cam"]})
@@ -133,7 +133,7 @@ def test_a_suspension_is_a_hold_at_the_moments_it_happened(rig):
     threading.Thread(target=dump, daemon=True).start()
     RE(bp.count([cam], num=10, delay=0.05), subject_id=ids.subject)
     run = the_run(cora, record)
-    events = record.store.load(f"run:{run.id}")
+    events = record.history("run", run.id)
     assert [ev.event_type for ev in events] == [
         "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunSummarized", "RunCompleted"
     ]

@@ -122,7 +122,7 @@ def test_without_a_valid_token_every_path_is_401(served):
 
 def test_the_principal_comes_from_the_token_not_from_the_client(served):
     answer = served.call("POST", "/subjects", json={"name": "sn-1"}, headers={"X-Principal-Id": "someone-else"})
-    events = served.record.store.load(f"subject:{answer.json()['id']}")
+    events = served.record.history("subject", answer.json()['id'])
     assert [event.actor for event in events] == ["operator-1"]
 
 

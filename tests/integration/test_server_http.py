@@ -144,4 +144,4 @@ def test_a_whole_run_lifecycle_over_http(server):
     import cora_bluesky
 
     with cora_bluesky.connect(uri) as record:
-        assert {event.actor for event in record.store.load(f"run:{run}")} == {"operator-ana"}
+        assert {event.actor for event in record.history("run", run)} == {"operator-ana"}

@@ -50,7 +50,7 @@ def test_two_processes_write_one_run_without_losing_anything(uri):
         assert worker.exitcode == 0
     final = record.get_run(run.id)
     assert final.adjustment_count == 2 * ROUNDS
-    events = record.store.load(f"run:{run.id}")
+    events = record.history("run", run.id)
     assert [ev.version for ev in events] == list(range(1, len(events) + 1))
     assert {ev.actor for ev in events[2:]} == {"re", "server"}
     assert len(record.list_run_readings(run.id)) == 2 * ROUNDS * 10
