@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from cora_bluesky.application.aggregates import AGGREGATES
 from cora_bluesky.application.codec import parse_timestamp
 from cora_bluesky.application.core import RecordCore
-from cora_bluesky.domain import errors as e
+from cora_bluesky.application.slices import not_found
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,6 @@ class Moment:
     details: Mapping[str, Any]
 
 
-_NOT_FOUND = {"run": e.RunNotFoundError, "procedure": e.ProcedureNotFoundError, "clearance": e.ClearanceNotFoundError}
-
-
 class TimelineQueries(RecordCore):
     def timeline(self, kind: str, aggregate_id: str) -> list[Moment]:
         """Every event recorded for a run, procedure, clearance (or any aggregate), oldest first.
@@ -34,10 +31,7 @@ class TimelineQueries(RecordCore):
         RunNotFoundError, ProcedureNotFoundError, ClearanceNotFoundError, NotFoundError
             If the record holds no such aggregate.
         """
-        aggregate = AGGREGATES.get(kind)
-        if aggregate is None:
-            raise e.InvalidInputError(f"no kind {kind!r}; one of {', '.join(sorted(AGGREGATES))}", kind=kind)
-        stored = self.store.load(aggregate.stream_id(aggregate_id))
+        stored = self.history(kind, aggregate_id)
         if not stored:
-            raise _NOT_FOUND.get(kind, e.NotFoundError)(f"no {kind} {aggregate_id}", **{f"{kind}_id": aggregate_id})
+            raise not_found(AGGREGATES[kind])(f"no {kind} {aggregate_id}", **{f"{kind}_id": aggregate_id})
         return [Moment(parse_timestamp(s.occurred_at), s.event_type, s.actor, dict(s.payload)) for s in stored]

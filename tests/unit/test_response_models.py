@@ -38,7 +38,7 @@ def test_a_field_the_state_gains_is_not_served_until_a_model_names_it():
     from cora_bluesky.application.slices import BY_TOOL, adapter
 
     row = BY_TOOL["get_run"]
-    state = {name: None for name in out.RunOut.model_fields} | {
+    state = {"subject_id": None, "raid": None, "triggered_by": None, "campaign_id": None} | {
         "id": "run-1", "name": "scan", "plan_id": "p", "method_id": "m", "status": "Running",
         "asset_ids": [], "override_parameters": {}, "effective_parameters": {}, "external_refs": [],
         "pinned_calibrations": [], "created_at": "2026-01-01T00:00:00+00:00",

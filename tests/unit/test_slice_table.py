@@ -14,7 +14,7 @@ from cora_bluesky.domain import errors as e
 LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
     "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
-    "get_token", "now", "resolve_plan", "stale_runs", "timeline",
+    "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
 }
 
 
