@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cora_bluesky
@@ -20,12 +19,10 @@ def own_epics() -> dict[str, str]:
 
 def test_demo_runs_end_to_end(tmp_path):
     uri = f"sqlite:///{tmp_path / 'demo.db'}"
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "cora_bluesky.cli", "demo", "--uri", uri, "--profile", str(REPO / "profile_collection")],
         capture_output=True, text=True, timeout=180, cwd=tmp_path, env=own_epics(),
     )
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "refused: RunClearanceCoverageMismatch" in out
@@ -50,7 +47,6 @@ def test_demo_runs_end_to_end(tmp_path):
     lost = runs[("tomo_scan", "Truncated")]
     assert lost.interrupted_at < lost.updated_at and "killed" in lost.last_reason
     assert record.list_run_readings(scan.id) and record.list_run_readings(lost.id)
-    assert elapsed < 120
     record.close()
 
 
