@@ -15,12 +15,13 @@ from cora_bluesky.application.codec import encode
 from cora_bluesky.application.ports import Page
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.rules import ID_LENGTH
 from cora_bluesky.server import idempotency
 from cora_bluesky.server.errors import responses
 
 #: A path id: anything longer or blank is not an id the record could hold.
-PathId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
+PathId = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH)]
+Filter = Annotated[str | None, Query(min_length=1, max_length=ID_LENGTH)]
 _KEY = {"alias": "Idempotency-Key", "min_length": 1, "max_length": 200, "pattern": r"^[\x21-\x7e]+$"}
 #: The Idempotency-Key header as the OpenAPI document shows it (the handler reads it itself).
 RequiredKey = Annotated[str, Header(description="a fresh UUID per command; a retry reuses it", **_KEY)]
