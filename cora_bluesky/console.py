@@ -24,8 +24,11 @@ def clearance_line(clearance) -> str:
     return f"{clearance.id}  {clearance.status:11}  {clearance.form_type:12}  {clearance.title}"
 
 
-def _what(event: str, d: dict[str, Any]) -> str | None:
-    """A timeline line for one event; ``None`` for bookkeeping not worth a line."""
+def describe(event: str, d: dict[str, Any]) -> str | None:
+    """A timeline line for one event; ``None`` for bookkeeping not worth a line.
+
+    The console and the web view both tell events in these words.
+    """
     reason = f": {d['reason']}" if d.get("reason") else ""
     match event:
         case "RunStarted":
@@ -55,7 +58,7 @@ def _what(event: str, d: dict[str, Any]) -> str | None:
 def _timeline(record, kind: str, ident: str) -> list[str]:
     lines = []
     for moment in record.timeline(kind, ident):
-        said = _what(moment.event, moment.details)
+        said = describe(moment.event, moment.details)
         if said is not None:
             lines.append(f"  {_when(moment.at)}  {said}")
     return lines

@@ -11,6 +11,7 @@ from cora_bluesky.server import docs, errors
 from cora_bluesky.server.guard import MAX_BODY_BYTES, BodyGuard
 from cora_bluesky.application.slices import MODULES
 from cora_bluesky.server.routes import health, slices
+from cora_bluesky.server import web
 
 
 def create_app(
@@ -51,5 +52,6 @@ def create_app(
     for module in MODULES:
         app.include_router(slices.router(module))
     app.include_router(health.router)
+    app.include_router(web.router)
     app.add_middleware(BodyGuard, max_body_bytes=max_body_bytes)
     return app
