@@ -89,6 +89,7 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     say(f"   calibration of record: rotation_center = {center.value} {center.units}, from that procedure")
     say(f"\nBrowse it: cora token create --uri '{uri}' --principal you --role viewer")
     say(f"           cora serve --uri '{uri}'   then   curl -H 'Authorization: Bearer ...' localhost:8000/runs")
+    say("           or open http://localhost:8000/view/ in a browser and sign in with the token")
     ids = {"runs": sorted(_all_ids(record)["runs"] - known["runs"]), "lost": lost, "calibration": center.id}
     cora.close(30)
     record.close()

@@ -85,6 +85,9 @@ def test_the_built_wheel_holds_every_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for package in _package_dirs():
         assert f"{package.replace('.', '/')}/__init__.py" in names, f"{package} is missing from the wheel"
+    web = REPO / "server" / "web"
+    for asset in [*web.glob("templates/*.html"), *web.glob("static/*")]:  # the web view fetches nothing elsewhere
+        assert f"cora_bluesky/server/web/{asset.relative_to(web)}" in names, f"{asset.name} is missing from the wheel"
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"cora_bluesky"}
 

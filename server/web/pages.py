@@ -34,7 +34,7 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(time_plot=plots.time_plot, timeline_bar=plots.timeline_bar, span_text=stories.span_text,
-                             zip=zip, prefix=PREFIX)
+                             prefix=PREFIX)
 templates.env.filters["when"] = lambda moment: moment.isoformat(sep=" ", timespec="seconds") if moment else "-"
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

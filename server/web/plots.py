@@ -14,7 +14,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 720, 220
+WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 12, 34
 #: series this short also get a marker per value
 MARKED = 200
@@ -111,9 +111,9 @@ def time_plot(
                  f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}"/>')
     for tick in _ticks(v0, v1):
         parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>')
-    for tick in (t0, (t0 + t1) / 2, t1):
-        parts.append(f'<text x="{x(tick):.1f}" y="{HEIGHT - 12}" text-anchor="middle">{_clock(tick)}</text>')
-    parts.append(f'<text x="{LEFT + plot_w}" y="{HEIGHT - 1}" text-anchor="end">UTC</text></g>')
+    for tick, anchor in ((t0, "start"), ((t0 + t1) / 2, "middle"), (t1, "end")):
+        parts.append(f'<text x="{x(tick):.1f}" y="{HEIGHT - 14}" text-anchor="{anchor}">{_clock(tick)}</text>')
+    parts.append(f'<text x="{LEFT + plot_w}" y="{HEIGHT - 2}" text-anchor="end">UTC</text></g>')
     coordinates = [(x(_seconds(p.at)), y(p.value)) for p in points]
     if line:
         drawn = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coordinates)

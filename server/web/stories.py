@@ -174,11 +174,15 @@ def run_rows(record: Record, runs: Iterable[Any]) -> list[Mapping[str, Any]]:
              "steers": run.adjustment_count} for run in runs]
 
 
-def source_link(source) -> tuple[str | None, str]:
+def source_link(record: Record, source) -> tuple[str | None, str]:
     """Where a calibration came from: a link (procedure, dataset) or a name (a person)."""
-    kind, ref = source.kind, source.ref
+    kind, ref = str(source.kind), source.ref
     if kind == "procedure":
-        return f"/view/procedures/{ref}", f"procedure {ref}"
+        try:
+            said = f"procedure {record.get_procedure(ref).name}"
+        except e.ProcedureNotFoundError:
+            said = f"procedure {ref}"
+        return f"/view/procedures/{ref}", said
     if kind == "dataset":
         return ref, f"dataset {ref}"
     return None, f"{kind} {ref}"
@@ -194,12 +198,13 @@ def calibration_series(record: Record) -> list[Mapping[str, Any]]:
         for quantity, revisions in sorted(by_quantity.items()):
             points = []
             for revision in revisions:
-                href, said = source_link(revision.source)
+                href, said = source_link(record, revision.source)
                 units = f" {revision.units}" if revision.units else ""
                 points.append(Point(revision.created_at, revision.value, href or None,
                                     f"{revision.value:g}{units} from {said}"))
+            sources = [source_link(record, revision.source) for revision in revisions]
             series.append({"asset": asset, "quantity": quantity, "units": revisions[-1].units,
-                           "revisions": revisions, "points": points})
+                           "rows": list(zip(revisions, sources)), "points": points})
     return series
 
 

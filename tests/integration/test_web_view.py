@@ -56,9 +56,13 @@ def session(tmp_path_factory):
         record.submit_clearance(pending.id)
         tokens = {role: record.issue_token(principal=f"{role}-1", role=role)[1] for role in ("viewer", "safety")}
         ring = [r for r in record.list_run_readings(held.id) if r["channel_name"] == "ring_current"]
+        (center,) = [record.get_calibration(pinned) for pinned in held.pinned_calibrations]
+        drifted = record.record_calibration(  # the axis drifted; a scientist measured it by hand
+            asset_id=center.asset_id, quantity=center.quantity, value=center.value + 0.8, units=center.units,
+            source=cora_bluesky.CalibrationSource.asserted("scientist-1"))
         procedures = record.list_procedures().items
     return SimpleNamespace(uri=uri, folder=folder, runs=runs, held=held, pending=pending, tokens=tokens,
-                           ring=ring, procedures=procedures)
+                           ring=ring, procedures=procedures, calibrations=(center, drifted))
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +228,21 @@ def test_the_readings_plot_has_drawn_the_ring_current_through_the_dump(viewer, s
     pixels = png_pixels(plot.screenshot())[..., :3].astype(int)
     drawn = (np.abs(pixels - SERIES_RGB).sum(axis=-1) < 60).sum()
     assert drawn > 100, f"only {drawn} pixels of the readings' colour were painted"
+
+
+def test_the_calibration_history_links_each_revision_to_its_source(viewer, session):
+    center, drifted = session.calibrations
+    assert viewer.open("/view/calibrations") == 200
+    figure = viewer.page.locator(f'figure[data-quantity="{center.quantity}"]')
+    assert figure.locator("svg circle.mark").count() == 2
+    assert figure.locator("svg polyline.series").evaluate("el => el.points.numberOfItems") == 2
+    (linked,) = figure.locator("svg a").all()  # the procedure's revision; a person's is named, not linked
+    assert linked.get_attribute("href") == f"/view/procedures/{center.source.ref}"
+    rows = figure.locator("tr.revision").all_inner_texts()
+    assert "procedure find rotation center" in rows[0] and "scientist-1" in rows[1] and "(in force)" in rows[1]
+    linked.click()
+    viewer.page.wait_for_url(f"**/view/procedures/{center.source.ref}")
+    assert viewer.page.locator("tr.step").count() == 3
 
 
 def test_a_viewer_sees_no_review_controls(viewer, session):
