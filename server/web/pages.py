@@ -47,8 +47,7 @@ def _page(request: Request, template: str, build: Callable[[Viewer], Mapping[str
     except SignInRequired:
         return to_sign_in(request)
     try:
-        context = dict(build(who))
-        status = context.pop("status_code", 200)
+        context, status = build(who), 200
     except e.CoraError as refusal:
         template, context, status = "refused.html", {"refusal": refusal}, status_of(refusal)
     return templates.TemplateResponse(request, template, {"viewer": who, **context}, status_code=status)

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from cora_bluesky.application.record import Record
+from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.access import Duty, Role, permits
 from cora_bluesky.server.auth import authorized
 
@@ -44,8 +45,6 @@ def viewer(request: Request) -> Viewer:
 
     The token is checked on every request, so a revoked token signs its holder out at once.
     """
-    from cora_bluesky.domain import errors as e
-
     secret = request.cookies.get(COOKIE)
     if not secret:
         raise SignInRequired()
