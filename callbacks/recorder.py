@@ -35,6 +35,7 @@ from event_model import DocumentRouter, unpack_event_page
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.digest import CANONICAL_FORM, RunDigest
+from cora_bluesky.domain.rules import REASON_LENGTH
 from cora_bluesky.plans.stubs import STEPS_STREAM
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def reading_procedure(stream: str) -> str | None:
 
 
 def reading_id(descriptor: str, seq_num: int, key: str, timestamp: Any) -> str:
-    """The record's id of one value: the same for a re-emission, at most 100 characters.
+    """The record's id of one value: the same for a re-emission, short enough for ``ENTRY_ID``.
 
     A rewind re-emits an event with the same descriptor and ``seq_num`` and re-reads the same
     sample (same source timestamp); a monitor's second event with a ``seq_num`` already used
@@ -402,7 +403,7 @@ class _Fold(DocumentRouter):
         else:
             key = "halt" if self.ending == "halt" else ending
             reason = self.reasons.get(key) or message or NO_REASON.get(key, f"exit status {status}")
-        reason = reason[:500]
+        reason = reason[:REASON_LENGTH]
         if run.kind == "procedure":
             record.abort_procedure(run.ident, reason=reason)
         elif ending == "stop":

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.rules import REASON_LENGTH, RUN_NAME
 from cora_bluesky.plans import stubs
 from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration, issued
 
@@ -273,7 +274,7 @@ class CoraGate:
         run = self._open.get(msg.run)
         if run is not None and run.refusal is not None:
             # the plan may have caught the refusal: the stop document still says what happened
-            msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:500]})
+            msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:REASON_LENGTH]})
         try:
             return await self._handlers["close_run"](msg)
         finally:
@@ -401,7 +402,7 @@ class CoraGate:
         plan_id, plan_name = self._plan(md)
         devices = self._named_and_staged(md)
         run = self.record.start_run(
-            name=str(md.get("cora_run_name") or plan_name)[:200],
+            name=str(md.get("cora_run_name") or plan_name)[:RUN_NAME.high],
             plan_id=plan_id,
             subject_id=md.get("subject_id"),
             override_parameters=md.get("cora_parameters") or {},
@@ -434,7 +435,7 @@ class CoraGate:
 
     def _close_unopened(self, kind: str, ident: str, failure: BaseException) -> None:
         """The RunEngine failed to open a run the record started: close it honestly."""
-        reason = f"the RunEngine did not open the run: {type(failure).__name__}: {failure}"[:500]
+        reason = f"the RunEngine did not open the run: {type(failure).__name__}: {failure}"[:REASON_LENGTH]
         try:
             if kind == "run":
                 self.record.abort_run(ident, reason=reason)
@@ -489,7 +490,7 @@ class CoraGate:
                     run.refusal = refusal
             for run in ending:
                 for hook in self.on_refusal:
-                    hook(run.ident, str(refusal)[:500])
+                    hook(run.ident, str(refusal)[:REASON_LENGTH])
             raise
         self._admitted[id(device)] = device
 

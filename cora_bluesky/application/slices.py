@@ -37,6 +37,7 @@ from cora_bluesky.application.codec import encode
 from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.access import Duty
+from cora_bluesky.domain.rules import ID_LENGTH
 
 
 class Category(StrEnum):
@@ -93,7 +94,7 @@ class Param:
     constraints: Mapping[str, Any] = field(default_factory=dict)
 
 
-_ID = MappingProxyType({"min_length": 1, "max_length": 100})
+_ID = MappingProxyType({"min_length": 1, "max_length": ID_LENGTH})
 #: an id in a path: anything longer or blank is not an id the record could hold
 PATH_ID = Param(str, constraints=_ID)
 #: how each listing filter or query parameter a row may declare is bounded

@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, text
+from cora_bluesky.domain.rules import TOKEN_PRINCIPAL, TOKEN_SECRET_HASH
+from cora_bluesky.domain.values import At
 
 
 class Role(StrEnum):
@@ -106,12 +107,12 @@ def decide(command, state: TokenState | None, ctx: At) -> tuple:
     if isinstance(command, IssueToken):
         if state is not None:
             raise e.TokenAlreadyExistsError(f"token {command.token_id} already exists", token_id=command.token_id)
-        principal = text(command.principal, e.InvalidTokenPrincipalError, what="principal", high=200)
+        principal = TOKEN_PRINCIPAL.check(command.principal)
         if command.role not in {role.value for role in Role}:
             raise e.InvalidTokenRoleError(
                 f"role must be one of {', '.join(r.value for r in Role)}", role=str(command.role)[:50]
             )
-        digest = text(command.secret_hash, e.InvalidTokenPrincipalError, what="secret_hash", high=200)
+        digest = TOKEN_SECRET_HASH.check(command.secret_hash)
         return (TokenIssued(command.token_id, principal, Role(command.role), digest, ctx.now),)
     if state is None:
         raise e.TokenNotFoundError(f"no token {command.token_id}", token_id=command.token_id)

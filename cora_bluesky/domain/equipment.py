@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Mapping
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, distinct_texts, optional_text, text
+from cora_bluesky.domain.rules import ASSET_DEVICE_NAMES, ASSET_FAMILY, ASSET_NAME, ENCLOSURE_NAME, ENCLOSURE_PV, ID_LENGTH
+from cora_bluesky.domain.values import At, optional_text
 
 
 class AssetStatus(StrEnum):
@@ -197,8 +198,8 @@ def ancestors(asset_id: str, assets: Mapping[str, AssetState]) -> list[str]:
 def _placement(
     asset_id: str, parent_id: str | None, enclosure_id: str | None, ctx: PlacementContext
 ) -> tuple[str | None, str | None]:
-    parent = optional_text(parent_id, e.AssetNotFoundError, what="parent_id", high=100)
-    enclosure = optional_text(enclosure_id, e.EnclosureNotFoundError, what="enclosure_id", high=100)
+    parent = optional_text(parent_id, e.AssetNotFoundError, what="parent_id", high=ID_LENGTH)
+    enclosure = optional_text(enclosure_id, e.EnclosureNotFoundError, what="enclosure_id", high=ID_LENGTH)
     if parent is not None:
         if parent == asset_id or asset_id in ancestors(parent, ctx.assets):
             raise e.AssetContainmentCycleError(
@@ -223,11 +224,9 @@ def decide_asset(command, state: AssetState | None, ctx: At) -> tuple:
                 f"asset {command.asset_id} already exists", asset_id=command.asset_id
             )
         assert isinstance(ctx, PlacementContext)
-        name = text(command.name, e.InvalidAssetNameError, what="name", high=200)
-        family = text(command.family, e.InvalidAssetFamilyError, what="family", high=100)
-        devices = distinct_texts(
-            command.device_names, e.InvalidAssetDeviceNamesError, what="device_names", high=200
-        )
+        name = ASSET_NAME.check(command.name)
+        family = ASSET_FAMILY.check(command.family)
+        devices = ASSET_DEVICE_NAMES.check_each(command.device_names)
         parent, enclosure = _placement(command.asset_id, command.parent_id, command.enclosure_id, ctx)
         return (
             AssetRegistered(command.asset_id, name, family, parent, enclosure, devices, ctx.now),
@@ -257,11 +256,9 @@ def decide_asset(command, state: AssetState | None, ctx: At) -> tuple:
                 status=state.status,
             )
         if isinstance(command, ChangeAssetDevices):
-            devices = distinct_texts(
-                command.device_names, e.InvalidAssetDeviceNamesError, what="device_names", high=200
-            )
+            devices = ASSET_DEVICE_NAMES.check_each(command.device_names)
             return () if devices == state.device_names else (AssetDevicesChanged(state.id, devices, ctx.now),)
-        family = text(command.family, e.InvalidAssetFamilyError, what="family", high=100)
+        family = ASSET_FAMILY.check(command.family)
         return () if family == state.family else (AssetFamilyChanged(state.id, family, ctx.now),)
     raise TypeError(f"not an asset command: {command!r}")
 
@@ -297,10 +294,7 @@ def evolve_asset(state: AssetState | None, event) -> AssetState:
 
 
 def _pv(value, what: str) -> str:
-    pv = text(value, e.InvalidEnclosurePvError, what=what, high=200)
-    if any(ch.isspace() for ch in pv):
-        raise e.InvalidEnclosurePvError(f"{what} {pv!r} contains whitespace", field=what)
-    return pv
+    return ENCLOSURE_PV.check(value, what=what)
 
 
 def _pvs(command: RegisterEnclosure | ChangeEnclosurePvs) -> tuple[str, tuple[str, ...]]:
@@ -326,7 +320,7 @@ def decide_enclosure(command, state: EnclosureState | None, ctx: At) -> tuple:
             f"enclosure {command.enclosure_id} already exists", enclosure_id=command.enclosure_id
         )
     assert isinstance(ctx, EnclosureContext)
-    name = text(command.name, e.InvalidEnclosureNameError, what="name", high=100)
+    name = ENCLOSURE_NAME.check(command.name)
     if name in ctx.names_taken:
         raise e.EnclosureAlreadyExistsError(f"an enclosure named {name!r} exists", name=name)
     secured, shutters = _pvs(command)

@@ -297,7 +297,7 @@ class InvalidSamplingProcedureError(InvalidInputError):
 
 
 class InvalidReadingUnitsError(InvalidInputError):
-    """Units are text of at most 64 characters."""
+    """Units, when given, are trimmed text of 1-64 characters."""
 
 
 class InvalidReadingSampledAtError(InvalidInputError):
@@ -611,7 +611,7 @@ class InvalidCalibrationValueError(InvalidInputError):
 
 
 class InvalidCalibrationUnitsError(InvalidInputError):
-    """Units are text of at most 64 characters."""
+    """Units, when given, are trimmed text of 1-64 characters."""
 
 
 class InvalidCalibrationSourceError(InvalidInputError):

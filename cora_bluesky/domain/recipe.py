@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Any, Callable, Mapping
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, distinct_texts, json_object, text
+from cora_bluesky.domain.rules import ASSET_IDS, METHOD_FAMILIES, METHOD_NAME, PLAN_BLUESKY_NAMES, PLAN_NAME
+from cora_bluesky.domain.values import At, json_object
 
 
 class PlanStatus(StrEnum):
@@ -172,7 +173,7 @@ def decide_method(command: RegisterMethod, state: MethodState | None, ctx: Metho
         raise e.MethodAlreadyExistsError(
             f"method {command.method_id} already exists", method_id=command.method_id
         )
-    name = text(command.name, e.InvalidMethodNameError, what="name", high=200)
+    name = METHOD_NAME.check(command.name)
     if name in ctx.names_taken:
         raise e.MethodAlreadyExistsError(f"a method named {name!r} exists", name=name)
     schema, families = _method_fields(command, ctx.schema_problems)
@@ -191,9 +192,7 @@ def _method_fields(command: RegisterMethod | ReviseMethod, schema_problems) -> t
                 f"parameters_schema is not a valid JSON Schema: {problems[0]}",
                 problems=list(problems),
             )
-    families = distinct_texts(
-        command.needed_families, e.InvalidMethodFamiliesError, what="needed_families", high=100
-    )
+    families = METHOD_FAMILIES.check_each(command.needed_families)
     return schema, families
 
 
@@ -234,7 +233,7 @@ def decide_plan(command, state: PlanState | None, ctx: At) -> tuple:
                 f"plan {command.plan_id} already exists", plan_id=command.plan_id
             )
         assert isinstance(ctx, PlanContext)
-        name = text(command.name, e.InvalidPlanNameError, what="name", high=200)
+        name = PLAN_NAME.check(command.name)
         if name in ctx.names_taken:
             raise e.PlanAlreadyExistsError(f"a plan named {name!r} exists", name=name)
         if ctx.method is None:
@@ -264,11 +263,11 @@ def decide_plan(command, state: PlanState | None, ctx: At) -> tuple:
 
 def _plan_fields(command: RegisterPlan | RevisePlan, known_asset_ids: frozenset[str]) -> tuple:
     defaults = json_object(command.default_parameters, e.InvalidPlanParametersError, what="default_parameters")
-    assets = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
+    assets = ASSET_IDS.check_each(command.asset_ids)
     unknown = [asset for asset in assets if asset not in known_asset_ids]
     if unknown:
         raise e.AssetNotFoundError(f"no asset {unknown[0]}", asset_id=unknown[0])
-    names = distinct_texts(command.bluesky_names, e.InvalidPlanBlueskyNamesError, what="bluesky_names", high=200)
+    names = PLAN_BLUESKY_NAMES.check_each(command.bluesky_names)
     return dict(defaults), assets, names
 
 

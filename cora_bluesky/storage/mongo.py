@@ -29,7 +29,8 @@ from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
-from cora_bluesky.storage.constraints import STATUSES
+from cora_bluesky.domain.rules import ChoiceRule
+from cora_bluesky.storage.constraints import LOGBOOK_COLUMNS, NAME_RULES, STATUSES, check_entry
 
 #: 2: appends take the stream's lock document; a cora-bluesky that does not (schema 1) must
 #: no longer write to the database, and refuses it on connect.
@@ -52,12 +53,27 @@ _mock_locks: dict[str, threading.Lock] = {}
 _mock_lock = threading.Lock()
 
 _FINITE = {"$gte": -1.7976931348623157e308, "$lte": 1.7976931348623157e308}
-_READINGS_VALIDATOR = {
-    "$and": [
-        {"value": {"$type": "double"}},
-        {"value": _FINITE},
-        {"channel_name": {"$type": "string"}},
-    ]
+
+
+def _schema(table: str) -> dict[str, Any]:
+    """A ``$jsonSchema`` of a logbook's constrained columns, from the domain's rules."""
+    properties: dict[str, Any] = {}
+    for name, column in LOGBOOK_COLUMNS[table].items():
+        rule = column.rule
+        shape: dict[str, Any] = {"bsonType": ["string", "null"] if column.optional else "string"}
+        if isinstance(rule, ChoiceRule):
+            shape["enum"] = [*rule.allowed, *([None] if column.optional else [])]
+        else:
+            shape.update(minLength=rule.low, maxLength=rule.high)
+        properties[name] = shape
+    required = [name for name, column in LOGBOOK_COLUMNS[table].items() if not column.optional]
+    return {"$jsonSchema": {"required": required, "properties": properties}}
+
+
+#: collection -> the validator the server applies to every write, even one bypassing the core
+_VALIDATORS = {
+    "entries_run_readings": {"$and": [{"value": {"$type": "double"}}, {"value": _FINITE}, _schema("entries_run_readings")]},
+    "entries_operation_procedure_steps": _schema("entries_operation_procedure_steps"),
 }
 _LOGBOOKS = {name: name for name in ("entries_run_readings", "entries_operation_procedure_steps")}
 
@@ -187,7 +203,7 @@ class MongoStore:
             present = set(self.db.list_collection_names())
             for collection in ("events", "projections", "streams", *_LOGBOOKS):
                 # the server refuses non-finite values even if the core were bypassed
-                options = {"validator": _READINGS_VALIDATOR} if collection == "entries_run_readings" else {}
+                options = {"validator": _VALIDATORS[collection]} if collection in _VALIDATORS else {}
                 if collection not in present:
                     try:
                         self.db.create_collection(collection, **options)
@@ -221,6 +237,8 @@ class MongoStore:
         _check_projection(batch.projection)
         readings = [_check_reading(row) for row in batch.readings]
         steps = list(batch.steps)
+        for step in steps:
+            check_entry("entries_operation_procedure_steps", step)
         stamps: list[str] = []  # recorded_at of every try, to count what an earlier try wrote
         documents = [
             {
@@ -674,15 +692,15 @@ def _check_projection(row: ProjectionRow | None) -> None:
     allowed = STATUSES.get(row.kind)
     if allowed is not None and row.status not in allowed:
         raise e.StoreConstraintError(f"{row.status!r} is not a {row.kind} status")
+    rule = NAME_RULES.get(row.kind)
+    if rule is not None and row.name is not None and not rule.low <= len(row.name) <= rule.high:
+        raise e.StoreConstraintError(f"a {row.kind} name must be {rule.low}-{rule.high} characters")
 
 
 def _check_reading(row: dict[str, Any]) -> dict[str, Any]:
     """The store's own copy of the logbook constraints, for a store without CHECK constraints."""
-    value, channel, units = row.get("value"), row.get("channel_name"), row.get("units")
+    value = row.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise e.StoreConstraintError(f"reading value {value!r} is not a finite number")
-    if not isinstance(channel, str) or not 1 <= len(channel) <= 255:
-        raise e.StoreConstraintError("channel_name must be 1-255 characters")
-    if units is not None and len(units) > 64:
-        raise e.StoreConstraintError("units must be at most 64 characters")
+    check_entry("entries_run_readings", row)
     return {**row, "value": float(value)}

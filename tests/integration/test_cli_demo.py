@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cora_bluesky
@@ -27,9 +26,7 @@ def demo(uri: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_demo_runs_end_to_end(tmp_path):
     uri = f"sqlite:///{tmp_path / 'demo.db'}"
-    started = time.monotonic()
     result = demo(uri, tmp_path)
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "refused: RunClearanceCoverageMismatch" in out
@@ -54,7 +51,6 @@ def test_demo_runs_end_to_end(tmp_path):
     lost = runs[("tomo_scan", "Truncated")]
     assert lost.interrupted_at < lost.updated_at and "killed" in lost.last_reason
     assert record.list_run_readings(scan.id) and record.list_run_readings(lost.id)
-    assert elapsed < 120
     record.close()
 
     again = demo(uri, tmp_path)  # the same record: the story is told again beside the first

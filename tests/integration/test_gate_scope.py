@@ -520,16 +520,16 @@ def test_a_command_registered_over_the_gate_is_replaced_by_the_gate_again(rig, i
 def _suspend_once(RE, devices, documents, suspender, interlock):
     """Count; a helper thread trips ``suspender`` once the first event is out, then releases it."""
     import threading
-    import time
+
+    from support import wait_for
 
     def trip_and_release():
-        deadline = time.monotonic() + 30
-        while not any(name == "event" for name, _ in documents) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        interlock.put(1)
-        while not suspender.tripped and time.monotonic() < deadline:
-            time.sleep(0.01)
-        interlock.put(0)
+        try:
+            wait_for(lambda: any(name == "event" for name, _ in documents), 30, "the first event")
+            interlock.put(1)
+            wait_for(lambda: suspender.tripped, 30, "the suspender to trip")
+        finally:
+            interlock.put(0)  # whatever happened, the RunEngine does not stay suspended
 
     threading.Thread(target=trip_and_release, daemon=True).start()
     RE(bp.count([devices["mono"]], num=50, delay=0.02))

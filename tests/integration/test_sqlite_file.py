@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 
 import pytest
-from support import build_beamline
+from support import build_beamline, wait_for
 
 import cora_bluesky
 from cora_bluesky.domain import errors as e
@@ -126,7 +126,14 @@ def test_unknown_uris_are_refused(uri):
 
 def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
     import os
-    import time
+    import struct
+
+    def checkpointed() -> bool:
+        # the wal-index: mxFrame (frames in the WAL) at byte 16, nBackfill (frames copied back) at 96
+        with open(f"{path}-shm", "rb") as shm:
+            index = shm.read(100)
+        frames, backfilled = struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
+        return backfilled >= frames
 
     record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
     path = sqlite_path(uri)
@@ -135,7 +142,7 @@ def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
     for round_ in range(6):
         for n in range(300):
             record.register_subject(name=f"sample {round_}-{n}")
-        time.sleep(1.2)  # the checkpointer runs every half second
+        wait_for(checkpointed, 30, "the checkpointer to copy the WAL back")
         sizes.append(os.path.getsize(f"{path}-wal"))
     record.close()
     # frames are reused once checkpointed: without the checkpointer the WAL grows every round
