@@ -18,6 +18,7 @@ from cora_bluesky.application.aggregates import AGGREGATES, ASSET, CODEC, Aggreg
 from cora_bluesky.application.codec import EventCodec, decode, encode, parse_timestamp, timestamp
 from cora_bluesky.application.ports import (
     Append,
+    DataCatalog,
     EventStore,
     ListQuery,
     NewEvent,
@@ -60,6 +61,7 @@ class RecordCore:
         store: EventStore,
         *,
         permits: PermitSource | None = None,
+        catalog: DataCatalog | None = None,
         clock: Callable[[], datetime] = utc_now,
         principal: str | None = None,
         correlation_id: str | None = None,
@@ -69,6 +71,7 @@ class RecordCore:
         self.store = store
         self._codec = codec
         self.permits = permits
+        self.catalog = catalog
         self._clock = clock
         self.principal = principal or _default_principal()
         self._correlation_id = correlation_id
@@ -80,14 +83,14 @@ class RecordCore:
         Parameters
         ----------
         **context
-            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``, and
-            ``clock`` (for writing down something that happened a moment ago, at its moment).
+            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``, ``catalog``
+            and ``clock`` (for writing down something that happened a moment ago, at its moment).
         """
         clone = copy.copy(self)
         for key, value in context.items():
-            if key not in {"principal", "correlation_id", "causation_id", "permits", "clock"}:
+            if key not in {"principal", "correlation_id", "causation_id", "permits", "catalog", "clock"}:
                 raise TypeError(f"unknown record context {key!r}")
-            setattr(clone, key if key in {"principal", "permits"} else f"_{key}", value)
+            setattr(clone, key if key in {"principal", "permits", "catalog"} else f"_{key}", value)
         return clone
 
     def close(self) -> None:

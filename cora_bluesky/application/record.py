@@ -6,13 +6,21 @@ from cora_bluesky.application.access import AccessCommands
 from cora_bluesky.application.equipment import EquipmentCommands
 from cora_bluesky.application.procedures import ProcedureCommands
 from cora_bluesky.application.recipes import RecipeCommands
+from cora_bluesky.application.run_data import RunDataQueries
 from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.safety import SafetyCommands
 from cora_bluesky.application.timeline import TimelineQueries
 
 
 class Record(
-    RunCommands, ProcedureCommands, SafetyCommands, EquipmentCommands, RecipeCommands, AccessCommands, TimelineQueries
+    RunCommands,
+    RunDataQueries,
+    ProcedureCommands,
+    SafetyCommands,
+    EquipmentCommands,
+    RecipeCommands,
+    AccessCommands,
+    TimelineQueries,
 ):
     """The beamline's system of record.
 

@@ -15,6 +15,9 @@ LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
     "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
     "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
+    # a Run's data: every run holding a Bluesky run (list_runs' filters, all pages), and the
+    # catalog entry and its verification, which read the beamline's catalog, not the record
+    "find_runs", "open_data", "verify_run_data",
 }
 
 
