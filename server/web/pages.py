@@ -109,17 +109,25 @@ def _day(text: str | None, *, end: bool = False) -> datetime | None:
     return day + timedelta(days=1) if end else day
 
 
+def _scan(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit():
+        raise e.InvalidListQueryError(f"{text!r} is not a scan id (a whole number from 0)")
+    return int(text)
+
+
 @router.get("/runs")
 def runs(request: Request, status: str = "", plan: str = "", sample: str = "", since: str = "",
-         until: str = "", cursor: str | None = None) -> Response:
+         until: str = "", scan: str = "", cursor: str | None = None) -> Response:
     def build(who: Viewer) -> Mapping[str, Any]:
         record = who.record
         filters = {"status": status or None, "plan_id": plan or None, "subject_id": sample or None,
-                   "created_from": _day(since), "created_before": _day(until, end=True)}
+                   "created_from": _day(since), "created_before": _day(until, end=True), "scan_id": _scan(scan)}
         page = record.list_runs(limit=50, cursor=cursor or None, **filters)
         plans = sorted(stories.every(record.list_plans), key=lambda found: found.name)
         samples = sorted(stories.every(record.list_subjects), key=lambda found: found.name)
-        chosen = {"status": status, "plan": plan, "sample": sample, "since": since, "until": until}
+        chosen = {"status": status, "plan": plan, "sample": sample, "since": since, "until": until, "scan": scan}
         more = f"?{urlencode({**chosen, 'cursor': page.next})}" if page.next else None
         return {"rows": stories.run_rows(record, page.items), "more": more, "chosen": chosen,
                 "plans": {found.id: found.name for found in plans},

@@ -188,6 +188,12 @@ def test_the_runs_page_lists_each_run_with_its_holds_and_steers(viewer, session)
     assert rows.count() == len(session.runs) == 4
     held = viewer.page.locator(f'tr.run[data-run="{session.held.id}"]')
     assert held.locator("td.holds").inner_text() == "1" and held.locator("td.steers").inner_text() == "1"
+    scan = held.locator("td.scan").inner_text()
+    assert scan == str(session.held.datasets[0].scan_id)
+    viewer.page.fill("input[name=scan]", scan)
+    viewer.page.click("form.filters button")
+    assert [row.get_attribute("data-run") for row in viewer.page.locator("tr.run").all()] == [session.held.id]
+    viewer.page.fill("input[name=scan]", "")
     viewer.page.select_option("select[name=status]", "Truncated")
     viewer.page.click("form.filters button")
     assert viewer.page.locator("tr.run").count() == 1
