@@ -7,7 +7,9 @@ import binascii
 import copy
 import getpass
 import json
+import os
 import random
+import socket
 import time
 import uuid
 from datetime import datetime, timezone
@@ -42,6 +44,15 @@ def _default_principal() -> str:
         return "unknown"
 
 
+def _session_name(principal: str) -> str:
+    """What names this process's session on every event it writes without a token."""
+    try:
+        host = socket.gethostname()
+    except Exception:  # a host with no name still gets a session
+        host = "unknown-host"
+    return f"session:{principal}@{host}/{os.getpid()}/{new_id()[:8]}"
+
+
 class RecordCore:
     """Shared machinery of :class:`~cora_bluesky.Record`; see that class for the public API."""
 
@@ -59,6 +70,9 @@ class RecordCore:
         self.permits = permits
         self._clock = clock
         self.principal = principal or _default_principal()
+        #: the token the principal acts through; ``None`` for a session of its own
+        self.token_id: str | None = None
+        self.session = _session_name(self.principal)
         self._correlation_id = correlation_id
         self._causation_id = causation_id
 
@@ -68,15 +82,24 @@ class RecordCore:
         Parameters
         ----------
         **context
-            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``, and
+            Any of ``principal``, ``token_id`` (the token it acts through; only the edges that
+            authenticated it bind one), ``correlation_id``, ``causation_id``, ``permits``, and
             ``clock`` (for writing down something that happened a moment ago, at its moment).
+            Binding another principal drops the token: a token acts for its own principal only.
         """
         clone = copy.copy(self)
         for key, value in context.items():
-            if key not in {"principal", "correlation_id", "causation_id", "permits", "clock"}:
+            if key not in {"principal", "token_id", "correlation_id", "causation_id", "permits", "clock"}:
                 raise TypeError(f"unknown record context {key!r}")
-            setattr(clone, key if key in {"principal", "permits"} else f"_{key}", value)
+            setattr(clone, key if key in {"principal", "permits", "token_id"} else f"_{key}", value)
+        if "principal" in context and "token_id" not in context:
+            clone.token_id = None
         return clone
+
+    @property
+    def acted_via(self) -> str:
+        """The token or the session through which the principal acts, as events record it."""
+        return f"token:{self.token_id}" if self.token_id is not None else self.session
 
     def close(self) -> None:
         """Close the underlying store."""
@@ -197,7 +220,8 @@ class RecordCore:
                 NewEvent(
                     event_id=new_id(),
                     event_type=type(event).__name__,
-                    payload=encode(event),
+                    # who acted is the envelope's actor; through what, the payload's acted_via
+                    payload={**encode(event), "acted_via": self.acted_via},
                     occurred_at=timestamp(event.occurred_at),
                     actor=self.principal,
                     correlation_id=correlation,

@@ -226,3 +226,18 @@ class RecordCalibrationIn(Body):
 class IssueTokenIn(Body):
     principal: Annotated[str, Text(200)] = named("InvalidTokenPrincipal")
     role: Literal["viewer", "operator", "safety", "admin"] = named("InvalidTokenRole")
+    expires_at: AwareDatetime | None = named("InvalidTokenExpiry", default=None)
+
+
+Role = Literal["viewer", "operator", "safety", "admin"]
+PrincipalName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")]
+Roles = Annotated[list[Role], Field(max_length=4, json_schema_extra={"uniqueItems": True})]
+
+
+class RegisterPrincipalIn(Body):
+    principal_id: PrincipalName = named("InvalidPrincipalName")
+    roles: Roles = named("InvalidPrincipalRoles", default_factory=list)
+
+
+class PrincipalRolesIn(Body):
+    roles: Roles = named("InvalidPrincipalRoles")

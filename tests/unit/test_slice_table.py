@@ -10,10 +10,11 @@ from cora_bluesky.application.slices import DECIDERS, SERVED, SLICES, Category
 from cora_bluesky.domain import errors as e
 
 #: public Record methods that are not slices: lookups the gate, the recorder and the console
-#: make, and the record's own plumbing
+#: make, and the record's own plumbing (authentication, authorization, the first administrator)
 LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
     "check_run_gates", "clearances_covering", "close", "find_plan", "get_token", "now", "stale_runs",
+    "acting_roles", "authorize", "bootstrap",
 }
 
 
@@ -65,3 +66,11 @@ def test_refusals_are_named_errors_and_transitions_name_their_own():
     assert hold.errors == (e.RunNotFoundError, e.RunCannotHoldError)
     abort = next(row for row in SLICES if row.tool == "abort_run")
     assert abort.errors == (e.RunNotFoundError, e.RunCannotAbortError, e.InvalidRunAbortReasonError)
+
+
+def test_every_slice_method_of_the_record_checks_its_rows_duty():
+    checked = 0
+    for row in SLICES:
+        assert getattr(Record, row.tool).duty is row.duty, row.tool
+        checked += 1
+    assert checked == len(SLICES)
