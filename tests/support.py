@@ -212,6 +212,20 @@ def build_beamline(record, *, activate: bool = True, pvs: dict | None = None) ->
     return ids
 
 
+def acting_for(record, tool: str):
+    """``record`` bound to whoever may perform ``tool``: the safety officer for review steps."""
+    from cora_bluesky.application.slices import SLICES
+    from cora_bluesky.domain.access import Duty
+
+    (duty,) = {row.duty for row in SLICES if row.tool == tool}
+    return record.bound(principal=SAFETY_OFFICER) if duty is Duty.REVIEW else record
+
+
+def perform(record, tool: str, *args, **kwargs):
+    """Call the Record method ``tool`` as the principal whose duty it is."""
+    return getattr(acting_for(record, tool), tool)(*args, **kwargs)
+
+
 def activate_clearance(record, **bindings):
     """A clearance filed and submitted by ``record``'s principal, put in force by the safety officer."""
     form = record.register_clearance(form_type="aps-esaf", title="ESAF 271828", **bindings)

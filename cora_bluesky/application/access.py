@@ -40,7 +40,7 @@ class AccessCommands(RecordCore):
             The registered principal the token acts for; lands on every event written with it.
         role : str
             One of the principal's roles (a token never widens them). Issued through a token, it
-            must also be that token's role, so no one mints a credential they do not hold.
+            may do nothing that token may not, so no one mints a credential they do not hold.
         expires_at : datetime, optional
             After this instant the token authenticates nothing.
         """

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Iterable
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import At, instant, text
@@ -119,6 +120,11 @@ def is_terminal(state: TokenState | None) -> bool:
     return state is not None and state.status is TokenStatus.REVOKED
 
 
+def duties(roles: Iterable[Role]) -> frozenset[Duty]:
+    """Every duty some role in ``roles`` may perform."""
+    return frozenset(duty for role in roles for duty in GRANTS[role])
+
+
 def permits(role: Role, duty: Duty) -> bool:
     """Whether ``role`` may perform ``duty``."""
     return duty in GRANTS[role]
@@ -153,9 +159,9 @@ def decide(command, state: TokenState | None, ctx: At | IssueContext) -> tuple:
                 f"{principal} does not hold the {role} role; a token cannot widen its principal's roles",
                 principal_id=principal, role=role.value, held=sorted(r.value for r in ctx.principal_roles),
             )
-        if ctx.issuer_roles is not None and role not in ctx.issuer_roles:
+        if ctx.issuer_roles is not None and not GRANTS[role] <= duties(ctx.issuer_roles):
             raise e.TokenCannotWidenIssuerError(
-                f"the issuing token does not carry the {role} role, so it cannot issue one that does",
+                f"a {role} token may do what the issuing token may not, so it cannot issue one",
                 principal_id=principal, role=role.value, issuer_roles=sorted(r.value for r in ctx.issuer_roles),
             )
         return (TokenIssued(command.token_id, principal, role, digest, ctx.now, expires_at),)

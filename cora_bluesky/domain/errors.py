@@ -622,7 +622,7 @@ class TokenRoleNotHeldError(ConflictError):
 
 
 class TokenCannotWidenIssuerError(ConflictError):
-    """A token issued through a token carries only a role the issuing token carries too."""
+    """A token issued through a token may do nothing the issuing token may not."""
 
 
 # --- Principals ------------------------------------------------------------------------
