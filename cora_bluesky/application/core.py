@@ -19,7 +19,7 @@ from cora_bluesky.application.aggregates import ASSET, EVENT_TYPES, Aggregate
 from cora_bluesky.application.codec import decode, encode, parse_timestamp, timestamp
 from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEvent, Page, PermitSource
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import instant
+from cora_bluesky.domain.values import instant, text_problem
 
 #: How long a write keeps re-deciding after losing races with other writers. Some writer wins
 #: every race, so a budget of time (not of attempts) lets a busy stream drain its queue.
@@ -123,8 +123,8 @@ class RecordCore:
 
     def _view(self, aggregate: Aggregate, aggregate_id: Any) -> Any:
         """The current state from the projection, folding the stream if none was projected."""
-        if not isinstance(aggregate_id, str):
-            return None
+        if not isinstance(aggregate_id, str) or text_problem(aggregate_id):
+            return None  # not an id the record could hold
         row = self.store.get(aggregate.kind, aggregate_id)
         if row is not None:
             return decode(aggregate.state_type, row.doc)
@@ -163,8 +163,8 @@ class RecordCore:
             if filters.get(key) is not None:
                 filters[key] = timestamp(instant(filters[key], e.InvalidListQueryError, what=key))
         for key in ("status", "plan_id", "subject_id"):
-            if filters.get(key) is not None and not isinstance(filters[key], str):
-                raise e.InvalidListQueryError(f"{key} must be text", field=key)
+            if filters.get(key) is not None and (not isinstance(filters[key], str) or text_problem(filters[key])):
+                raise e.InvalidListQueryError(f"{key} must be text the record could hold", field=key)
         rows = self.store.page(
             ListQuery(kind=aggregate.kind, limit=limit + 1, after=_decode_cursor(cursor), **filters)
         )
@@ -205,6 +205,8 @@ class RecordCore:
         state is re-read and re-decided, so every guard sees what it is deciding against.
         Returns the new state and how many readings and steps were written.
         """
+        if not isinstance(aggregate_id, str) or text_problem(aggregate_id):
+            raise e.InvalidTextError(f"the id {aggregate_id!a:.120} is not text the record could keep", field="id")
         correlation = self._correlation_id or new_id()
         deadline = time.monotonic() + CONTENTION_SECONDS
         attempt = 0

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from pydantic_core import PydanticCustomError
+
+from cora_bluesky.domain.values import unreadable
+
+#: the validation error type of text that would not read back; a field with no refusal of its
+#: own answers ``InvalidText`` for it
+INVALID_TEXT = "invalid_text"
 
 #: The most ids a list in a body may carry.
 MAX_IDS = 1000
@@ -58,11 +66,22 @@ def Texts(high: int, most: int) -> Any:  # noqa: N802 - reads as a type in annot
 #: EPICS PV names: printable ASCII without spaces.
 Pv = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 Ids = Annotated[list[Id], Field(max_length=MAX_IDS, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+#: a number and nothing else: ``true`` or ``"1.5"`` is not a value (strict refuses coercion)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reads_back(cls, value: Any) -> Any:
+        """Every field, of every body: no text in it (JSON values and keys included) that the
+        record could not read back. The record refuses the same in its core."""
+        problem = unreadable(value)
+        if problem:
+            raise PydanticCustomError(INVALID_TEXT, "text the record cannot keep: {problem}", {"problem": problem})
+        return value
 
 
 class ExternalRefIn(Body):

@@ -658,3 +658,7 @@ class InvalidPrincipalRolesError(InvalidInputError):
 
 class RecordAlreadyBootstrappedError(ConflictError):
     """Only a record that holds no principal takes a first administrator."""
+
+
+class InvalidTextError(InvalidInputError):
+    """Text the record keeps is valid Unicode, without lone surrogates or NUL characters."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain.errors import CoraError, InvalidTimestampError
@@ -16,6 +16,42 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: Largest serialised JSON document the record accepts in a parameter set or payload.
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` would not read back from every store and surface, or ``None``.
+
+    A lone UTF-16 surrogate cannot be encoded as UTF-8 (every store, JSON reader and HTTP
+    response needs it), and NUL ends strings in C and in some drivers.
+    """
+    if "\x00" in value:
+        return "holds a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate, which is not valid Unicode text"
+    return None
+
+
+def unreadable(value: Any, *, depth: int = 0) -> str | None:
+    """The first text in ``value`` (text, or JSON of any depth, keys too) that would not read
+    back, described with where it is; ``None`` when every text would."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if depth > MAX_JSON_DEPTH:
+        return None  # depth is refused on its own, with its own reason
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = (text_problem(key) if isinstance(key, str) else None) or unreadable(item, depth=depth + 1)
+            if problem:
+                return f"{key!r}: {problem}" if isinstance(key, str) and not text_problem(key) else f"a key {problem}"
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = unreadable(item, depth=depth + 1)
+            if problem:
+                return f"[{index}]: {problem}"
+    return None
 
 
 def text(
@@ -36,8 +72,9 @@ def text(
             field=what,
             length=len(trimmed),
         )
-    if "\x00" in trimmed:
-        raise error(f"{what} must not contain NUL characters", field=what)
+    problem = text_problem(trimmed)
+    if problem:
+        raise error(f"{what} {problem}", field=what)
     return trimmed
 
 
@@ -70,6 +107,10 @@ def instant(value: Any, error: type[CoraError] = InvalidTimestampError, *, what:
     """Refuse anything but a time-zone-aware :class:`datetime`."""
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise error(f"{what} must be a datetime with a time zone", field=what)
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC instant
+        raise error(f"{what} {value.isoformat()} is outside the representable range of times", field=what) from None
     return value
 
 
@@ -87,8 +128,10 @@ def json_problem(value: Any, *, depth: int = 0) -> str | None:
     """Describe the first reason ``value`` is not plain, finite JSON, or return ``None``."""
     if depth > MAX_JSON_DEPTH:
         return f"nested deeper than {MAX_JSON_DEPTH} levels"
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        return text_problem(value)
     if isinstance(value, int):
         return None
     if isinstance(value, float):
@@ -97,6 +140,8 @@ def json_problem(value: Any, *, depth: int = 0) -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"key {key!r} is not text"
+            if text_problem(key):
+                return f"a key {text_problem(key)}"
             problem = json_problem(item, depth=depth + 1)
             if problem:
                 return f"{key}: {problem}"
