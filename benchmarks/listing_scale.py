@@ -22,10 +22,11 @@ CHUNK = 20_000
 
 
 def fill(uri: str, total: int) -> None:
+    from cora_bluesky.application.aggregates import RUN
     from cora_bluesky.application.codec import timestamp
 
     record, template = one_run(uri)
-    (event,) = record.store.load(f"run:{template.id}")
+    (event,) = record.store.load(RUN.stream_id(template.id))
     projection = record.store.get("run", template.id)
     base = datetime(2021, 1, 1, tzinfo=timezone.utc)
     for first in range(0, total, CHUNK):
@@ -34,7 +35,7 @@ def fill(uri: str, total: int) -> None:
             run_id, at = str(uuid.uuid4()), timestamp(base + timedelta(seconds=n * 60))
             status = ("Completed", "Running", "Aborted")[n % 3]
             events.append(dataclasses.replace(
-                event, event_id=str(uuid.uuid4()), stream_id=f"run:{run_id}", occurred_at=at, recorded_at=at,
+                event, event_id=str(uuid.uuid4()), stream_id=RUN.stream_id(run_id), occurred_at=at, recorded_at=at,
                 kind="run", payload={**event.payload, "run_id": run_id, "occurred_at": at},
             ))
             rows.append(dataclasses.replace(

@@ -48,11 +48,11 @@ def _batches(rows):
 def raw_insert_many(total: int, server) -> float:
     import pymongo
 
-    from cora_bluesky.storage.mongo import _READINGS_VALIDATOR
+    from cora_bluesky.storage.mongo import _VALIDATORS
 
     client = pymongo.MongoClient(server.uri)
     db = client[f"raw_{uuid.uuid4().hex}"]
-    collection = db.create_collection("entries_run_readings", validator=_READINGS_VALIDATOR)
+    collection = db.create_collection("entries_run_readings", validator=_VALIDATORS["entries_run_readings"])
     collection.create_index([("run_id", 1), ("sampled_at", 1)])
     with stopwatch() as elapsed:
         for batch in _batches(_rows(total)):

@@ -29,6 +29,7 @@ from typing import Any
 from event_model import DocumentRouter, unpack_event_page
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.rules import REASON_LENGTH
 from cora_bluesky.plans.stubs import STEPS_STREAM
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def reading_procedure(stream: str) -> str | None:
 
 
 def reading_id(descriptor: str, seq_num: int, key: str, timestamp: Any) -> str:
-    """The record's id of one value: the same for a re-emission, at most 100 characters.
+    """The record's id of one value: the same for a re-emission, short enough for ``ENTRY_ID``.
 
     A rewind re-emits an event with the same descriptor and ``seq_num`` and re-reads the same
     sample (same source timestamp); a monitor's second event with a ``seq_num`` already used
@@ -205,7 +206,7 @@ class _Fold(DocumentRouter):
         instant = _at(when)
         return any(
             event.event_type == event_type and datetime.fromisoformat(event.occurred_at) == instant
-            for event in self.record.store.load(f"run:{run.ident}")
+            for event in self.record.history("run", run.ident)
         )
 
     # --- documents ------------------------------------------------------------------------
@@ -309,23 +310,18 @@ class _Fold(DocumentRouter):
         )
 
     def _summary(self, run: _Run, stop: dict) -> dict[str, Any]:
-        """What the run amounted to, from its documents and its own lifecycle events."""
+        """What the run amounted to, from its documents and the run's own state."""
         ended = stop.get("time", self._at)
-        held, holds, since = 0.0, 0, None
-        for event in self.record.store.load(f"run:{run.ident}"):
-            at = datetime.fromisoformat(event.occurred_at).timestamp()
-            if event.event_type == "RunHeld":
-                holds, since = holds + 1, at
-            elif event.event_type == "RunResumed" and since is not None:
-                held, since = held + (at - since), None
-        if since is not None:
-            held += max(0.0, ended - since)
+        state = self.record.get_run(run.ident)
+        held = state.time_held.total_seconds()
+        if state.held_since is not None:  # still held as it ends: held until the stop document
+            held += max(0.0, ended - state.held_since.timestamp())
         return {
             "events_per_stream": {stream: len(seen) for stream, seen in run.seen.items()},
             "duration_s": round(max(0.0, ended - run.started), 6),
             "time_held_s": round(held, 6),
-            "holds": holds,
-            "adjustments": self.record.get_run(run.ident).adjustment_count,
+            "holds": state.hold_count,
+            "adjustments": state.adjustment_count,
             "rejected_readings": run.rejected,
             "exit_status": stop.get("exit_status"),
         }
@@ -362,7 +358,7 @@ class _Fold(DocumentRouter):
         else:
             key = "halt" if self.ending == "halt" else ending
             reason = self.reasons.get(key) or message or NO_REASON.get(key, f"exit status {status}")
-        reason = reason[:500]
+        reason = reason[:REASON_LENGTH]
         if run.kind == "procedure":
             record.abort_procedure(run.ident, reason=reason)
         elif ending == "stop":

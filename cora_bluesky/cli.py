@@ -22,6 +22,7 @@ def _demo(args: argparse.Namespace) -> int:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir("cora-bluesky")) / "demo.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):  # each demo tells its story on a fresh record
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         uri = f"sqlite:///{path}"
@@ -32,8 +33,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _copy(args: argparse.Namespace) -> int:
     from cora_bluesky.application.copying import copy_record
-    from cora_bluesky.storage import open_store
+    from cora_bluesky.storage import open_store, require_durable
 
+    require_durable(args.target)
     source, target = open_store(args.source), open_store(args.target)
     try:
         copy_record(source, target, merge=args.merge, say=print)
@@ -41,6 +43,24 @@ def _copy(args: argparse.Namespace) -> int:
         source.close()
         target.close()
     return 0
+
+
+def _rebuild_projections(args: argparse.Namespace) -> int:
+    from cora_bluesky.application.rebuilding import rebuild_projections
+    from cora_bluesky.storage import default_uri, open_store
+
+    store = open_store(args.uri or default_uri())
+    try:
+        report = rebuild_projections(store, say=print)
+    finally:
+        store.close()
+    for stream_id, why in report.failed:
+        print(f"cannot fold {stream_id}: {why}", file=sys.stderr)
+    print(
+        f"rebuilt {report.rebuilt} projection(s), {report.current} already current, from {report.events}"
+        f" events in {report.streams} streams; {len(report.failed)} stream(s) could not be folded"
+    )
+    return 1 if report.failed else 0
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -197,11 +217,82 @@ def _token_list(args: argparse.Namespace) -> int:
             cursor = page.next
 
 
+def _listing(kind: str):
+    def handler(args: argparse.Namespace) -> int:
+        import cora_bluesky
+        from cora_bluesky import console
+
+        filters = {key: getattr(args, key) for key in ("status", "plan_id", "subject_id", "created_from",
+                                                         "created_before") if getattr(args, key, None) is not None}
+        with cora_bluesky.connect(args.uri) as record:
+            listing = getattr(record, f"list_{kind}s")
+            page = listing(limit=args.limit, cursor=args.cursor, **filters)
+            line = getattr(console, f"{kind}_line")
+            for item in page.items:
+                print(line(item))
+            if not page.items:
+                print(f"no {kind}s")
+            if page.next:
+                print(f"more: --cursor {page.next}")
+        return 0
+
+    return handler
+
+
+def _showing(kind: str):
+    def handler(args: argparse.Namespace) -> int:
+        import cora_bluesky
+        from cora_bluesky import console
+
+        with cora_bluesky.connect(args.uri) as record:
+            print("\n".join(getattr(console, f"show_{kind}")(record, args.id)))
+        return 0
+
+    return handler
+
+
+def _model(args: argparse.Namespace) -> int:
+    import cora_bluesky
+    from cora_bluesky.application.beamline import apply_model, diff_model
+    from cora_bluesky.application.beamline_model import read_model
+
+    substitutions = dict(args.substitute or [])
+    model = read_model(args.file, substitutions=substitutions)
+    with cora_bluesky.connect(args.uri) as record:
+        if args.verb == "diff":
+            changes = diff_model(record, model, source=args.file)
+            for change in changes:
+                print(change)
+            recorded = sum(1 for change in changes if change.recorded)
+            print(f"{recorded} change(s) to record" + (f"; apply with: cora model apply {args.file}" if recorded else ""))
+            return 0
+        apply_model(record, model, source=args.file, say=lambda change: print(change, flush=True))
+        print("the record matches the model")
+    return 0
+
+
+def _substitution(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (for ${{NAME}} in PV names)")
+    return name, value
+
+
+def _uri_option(parser: argparse.ArgumentParser) -> None:
+    """``--uri`` after a subcommand too; it overrides the global one only when given."""
+    parser.add_argument("--uri", default=argparse.SUPPRESS, help="record URI (default: $CORA_URI or the user's record)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from cora_bluesky import __version__
+
     parser = argparse.ArgumentParser(prog="cora", description="cora-bluesky: the beamline's system of record")
+    parser.add_argument("--version", action="version", version=f"cora-bluesky {__version__}")
+    parser.add_argument("--uri", help="record URI for every command (default: $CORA_URI, else the user's record)")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="tell a simulated 2-BM session through the record")
-    demo.add_argument("--uri", help="record URI (default: a fresh SQLite file in the user's data directory)")
+    demo.add_argument("--uri", default=argparse.SUPPRESS,
+                      help="record URI (default: a fresh SQLite file in the user's data directory)")
     demo.add_argument("--profile", default="profile_collection", help="the beamline profile (default: ./profile_collection)")
     demo.set_defaults(handler=_demo)
     copy = commands.add_parser("copy", help="copy a whole record to another store, ids and timestamps kept")
@@ -209,25 +300,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy.add_argument("target", help="URI of the store to copy into")
     copy.add_argument("--merge", action="store_true", help="copy into a target that already holds a record")
     copy.set_defaults(handler=_copy)
+    rebuild = commands.add_parser("rebuild-projections", help="rebuild every projection row from the event streams")
+    rebuild.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    rebuild.set_defaults(handler=_rebuild_projections)
     runs = commands.add_parser("runs", help="inspect and close runs").add_subparsers(dest="verb", required=True)
+    for kind, statuses in (("run", "Running, Held, Completed, Aborted, Stopped, Truncated"),
+                           ("procedure", "Registered, Running, Completed, Aborted, Truncated"),
+                           ("clearance", "Defined, Submitted, UnderReview, Approved, Active, Expired, ...")):
+        verbs = runs if kind == "run" else commands.add_parser(
+            f"{kind}s", help=f"inspect {kind}s").add_subparsers(dest="verb", required=True)
+        listing = verbs.add_parser("list", help=f"list {kind}s, newest first (the REST list's filters)")
+        listing.add_argument("--status", help=statuses)
+        if kind == "run":
+            listing.add_argument("--plan-id", dest="plan_id")
+            listing.add_argument("--subject-id", dest="subject_id")
+        if kind != "clearance":
+            listing.add_argument("--created-from", dest="created_from", type=_instant, help="ISO 8601 with a zone")
+            listing.add_argument("--created-before", dest="created_before", type=_instant, help="ISO 8601 with a zone")
+        listing.add_argument("--limit", type=int, default=50, help="at most this many (1-500, default 50)")
+        listing.add_argument("--cursor", help="the cursor a previous page printed")
+        _uri_option(listing)
+        listing.set_defaults(handler=_listing(kind))
+        show = verbs.add_parser("show", help=f"a {kind}'s timeline and what it left")
+        show.add_argument("id", help=f"the {kind} id")
+        _uri_option(show)
+        show.set_defaults(handler=_showing(kind))
+    model = commands.add_parser("model", help="reconcile the record with a beamline model file").add_subparsers(
+        dest="verb", required=True)
+    for verb, said in (("diff", "show what the file would change in the record"),
+                       ("apply", "record what the file changes (named events; nothing recorded is rewritten)")):
+        step = model.add_parser(verb, help=said)
+        step.add_argument("file", help="the beamline model (TOML)")
+        step.add_argument("--substitute", type=_substitution, action="append", metavar="NAME=VALUE",
+                          help="a value for ${NAME} in PV names (repeat)")
+        _uri_option(step)
+        step.set_defaults(handler=_model)
     stale = runs.add_parser("stale", help="list open runs with no recorded activity for a while")
     stale.add_argument("--older-than", type=_duration, default=timedelta(hours=2), help="idle time (default 2h)")
-    stale.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(stale)
     stale.set_defaults(handler=_stale)
     truncate = runs.add_parser("truncate", help="close a run that died unwatched")
     truncate.add_argument("run", help="the run id")
     truncate.add_argument("--reason", required=True, help="what happened, in a sentence")
     truncate.add_argument("--interrupted-at", type=_instant, help="best guess of when it really stopped")
-    truncate.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(truncate)
     truncate.set_defaults(handler=_truncate)
     recording = commands.add_parser("record", help="fold documents from a Bluesky 0MQ proxy into the record")
     recording.add_argument("--zmq", required=True, help="the proxy's outbound HOST:PORT")
-    recording.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(recording)
     recording.add_argument("--spool", help="spool folder (default: one per record in the user's data directory)")
     recording.add_argument("--dataset-uri", default="bluesky://run/{uid}", help="how a run is resolved, with {uid}")
     recording.set_defaults(handler=_record)
     serve = commands.add_parser("serve", help="serve the record over HTTP (REST, bearer tokens)")
-    serve.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument(
@@ -249,14 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     issue.add_argument("--principal", required=True, help="who the token acts for")
     issue.add_argument("--role", required=True, choices=["viewer", "operator", "safety", "admin"])
     issue.add_argument("--expires-at", type=_instant, help="when the token stops working (zoned ISO 8601)")
-    issue.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(issue)
     issue.set_defaults(handler=_token_create)
     revoke = token.add_parser("revoke", help="revoke a token")
     revoke.add_argument("token_id", help="the token's id (not its secret)")
-    revoke.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(revoke)
     revoke.set_defaults(handler=_token_revoke)
     listing = token.add_parser("list", help="list tokens (never their secrets)")
-    listing.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+    _uri_option(listing)
     listing.set_defaults(handler=_token_list)
     from cora_bluesky.principal_cli import add_commands
 

@@ -44,11 +44,15 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     officer = record.bound(principal=SAFETY_OFFICER)
     say(f"   {SAFETY_OFFICER} registered with the safety role by {record.principal}")
 
+    known = _all_ids(record)  # the demo may run again on a record that already tells a story
     say("== A sample and its safety form")
+    for earlier in _every(record.list_clearances, status="Active"):
+        if earlier.title == ESAF_TITLE:  # left in force by an earlier demo that did not finish
+            record.expire_clearance(earlier.id)
     sample = record.register_subject(name="sn-2024-038 battery cathode")
     record.mount_subject(sample.id)
     esaf = record.register_clearance(
-        form_type="aps-esaf", title="ESAF 271828: tomography of battery cathodes",
+        form_type="aps-esaf", title=ESAF_TITLE,
         subject_ids=[sample.id], asset_ids=[assets["camera"]], hazards=["lithium compounds"],
     )
     record.submit_clearance(esaf.id)
@@ -58,12 +62,14 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     say(f"   sample {sample.name} mounted; ESAF 271828 filed, and under review by {SAFETY_OFFICER}")
     say("   RE(tomo_scan(), subject_id=...) before the ESAF is in force:")
     _refused(say, lambda: RE(ns["tomo_scan"](), subject_id=sample.id))
-    assert record.list_runs().items == [], "a refused run writes nothing"
+    if _all_ids(record)["runs"] != known["runs"]:
+        raise RuntimeError("a refused run wrote to the record")
     officer.approve_clearance(esaf.id)
     officer.activate_clearance(esaf.id)
     say(f"   {SAFETY_OFFICER} approves and activates the ESAF; the record names who did each step:")
-    for event in record.store.load(f"clearance:{esaf.id}"):
-        say(f"     {event.event_type:24} by {event.actor} via {event.payload.get('acted_via', '?').split('/')[0]}")
+    for moment in record.timeline("clearance", esaf.id):
+        via = str(moment.details.get("acted_via", "?")).split("/")[0]
+        say(f"     {moment.event:24} by {moment.actor} via {via}")
 
     say("== Reference frames: Runs with no sample")
     RE(ns["dark_field"]())
@@ -85,20 +91,40 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     lost = _killed_scan(record, startup_dir, sample.id, say)
     cora.flush(30)
 
-    say("\n== The record")
-    for run in reversed(record.list_runs(limit=50).items):
+    record.expire_clearance(esaf.id)
+    say("   the beamtime ends: ESAF 271828 expires")
+
+    say("\n== The record (this session)")
+    for run in reversed([run for run in _every(record.list_runs) if run.id not in known["runs"]]):
         _timeline(record, run, say)
-    for procedure in record.list_procedures().items:
+    for procedure in [p for p in _every(record.list_procedures) if p.id not in known["procedures"]]:
         say(f" - procedure {procedure.name!r} ({procedure.kind}): {procedure.status},"
             f" {len(record.list_procedure_steps(procedure.id))} steps")
     say(f"   calibration of record: rotation_center = {center.value} {center.units}, from that procedure")
     say(f"\nBrowse it: cora principal register --uri '{uri}' you --role viewer")
     say(f"           cora token create --uri '{uri}' --principal you --role viewer")
     say(f"           cora serve --uri '{uri}'   then   curl -H 'Authorization: Bearer ...' localhost:8000/runs")
-    ids = {"runs": [run.id for run in record.list_runs().items], "lost": lost, "calibration": center.id}
+    ids = {"runs": sorted(_all_ids(record)["runs"] - known["runs"]), "lost": lost, "calibration": center.id}
     cora.close(30)
     record.close()
     return ids
+
+
+ESAF_TITLE = "ESAF 271828: tomography of battery cathodes"
+
+
+def _every(listing, **filters) -> list:
+    items, cursor = [], None
+    while True:
+        page = listing(limit=500, cursor=cursor, **filters)
+        items += page.items
+        if page.next is None:
+            return items
+        cursor = page.next
+
+
+def _all_ids(record) -> dict[str, set[str]]:
+    return {"runs": {r.id for r in _every(record.list_runs)}, "procedures": {p.id for p in _every(record.list_procedures)}}
 
 
 def _refused(say: Say, attempt: Callable[[], object]) -> None:
@@ -106,8 +132,8 @@ def _refused(say: Say, attempt: Callable[[], object]) -> None:
         attempt()
     except e.CoraError as refusal:
         say(f"   refused: {refusal.name}: {refusal.message}")
-    else:  # the story depends on this refusal
-        raise AssertionError("expected the record to refuse")
+    else:  # another clearance in force on this record covers the scope: say so, honestly
+        say("   not refused: a clearance already in force on this record covers the run")
 
 
 def _beam_dump_and_steer(RE, ring_current, cora, say: Say) -> None:
@@ -177,9 +203,8 @@ def _killed_scan(record, startup_dir: str | Path, subject_id: str, say: Say) -> 
 
 
 def _timeline(record, run, say: Say) -> None:
-    events = record.store.load(f"run:{run.id}")
-    holds = sum(1 for event in events if event.event_type == "RunHeld")
-    adjustments = [event.payload for event in events if event.event_type == "RunAdjusted"]
+    holds = run.hold_count
+    adjustments = [event.payload for event in record.history("run", run.id) if event.event_type == "RunAdjusted"]
     readings = len(record.list_run_readings(run.id))
     subject = record.get_subject(run.subject_id).name if run.subject_id else "no subject"
     say(f" - {run.name} ({subject}): {run.status}")

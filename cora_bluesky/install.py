@@ -98,7 +98,7 @@ def default_spool(record: Record) -> Path:
     """A spool folder per record, in the user's data directory."""
     from platformdirs import user_data_dir
 
-    identity = str(getattr(record.store, "path", None) or getattr(record.store, "uri", "record"))
+    identity = record.location
     return Path(user_data_dir("cora-bluesky")) / "spool" / hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -112,6 +112,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     device a message of an open run reaches must sit within the run's permitted scope; a manual
     ``RE.resume()`` re-runs the gates for the open runs; the recorder folds the documents, the
     RunEngine's states and its suspensions into the record. Nothing is written into any namespace.
+    In IPython, a refusal is shown as the spec's name, the message and the fix in a few lines;
+    ``%tb`` shows the traceback.
 
     Parameters
     ----------
@@ -193,6 +195,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         cora = Cora(RE=RE, record=record, gate=gate, permits=record.permits, recorder=recorder)
         _gate_resume(RE, cora)
         _installed[RE] = cora
+        from cora_bluesky.ipython import show_refusals_briefly
+
+        show_refusals_briefly()  # in IPython only: a refusal reads as its name and fix, %tb has the rest
         return cora
 
 

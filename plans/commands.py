@@ -38,6 +38,7 @@ class CoraCommands:
         return innermost[1]
 
     async def adjust(self, msg):
+        """cora: steer the open Run with a merge patch and a reason (the ``adjust`` plan stub)."""
         run = self.record.adjust_run(
             self._open_run(),
             parameter_patch=msg.kwargs["patch"],
@@ -47,12 +48,16 @@ class CoraCommands:
         return dict(run.effective_parameters)
 
     async def parameters(self, msg):
+        """cora: the open Run's effective parameters (the ``current_parameters`` plan stub)."""
         return dict(self.record.get_run(self._open_run()).effective_parameters)
 
     async def require_procedure(self, msg):
+        """cora: refuse a procedure step outside a Procedure (the step plan stubs)."""
         self._procedure()
+        return True
 
     async def report_calibration(self, msg):
+        """cora: record a calibration sourced from the open Procedure (``report_calibration``)."""
         procedure = self._procedure()
         asset = msg.kwargs["asset"]
         matches = [a.id for a in self.record.assets_for_devices([asset])]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.rules import REASON_LENGTH, RUN_NAME
 from cora_bluesky.plans import stubs
 from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration, issued
 
@@ -231,6 +232,7 @@ class CoraGate:
         )
 
     async def _open_run(self, msg):
+        """Open a run: cora starts it in the record first (behind both gates), or refuses it."""
         for hook in self.before_run:
             hook()
         md = self.final_metadata(msg)
@@ -268,10 +270,11 @@ class CoraGate:
         return bundler._run_start_uid if bundler is not None and bundler.run_is_open else None
 
     async def _close_run(self, msg):
+        """Close a run; a run a refused device ended says so in its stop document."""
         run = self._open.get(msg.run)
         if run is not None and run.refusal is not None:
             # the plan may have caught the refusal: the stop document still says what happened
-            msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:500]})
+            msg = msg._replace(kwargs={**msg.kwargs, "exit_status": "fail", "reason": str(run.refusal)[:REASON_LENGTH]})
         try:
             return await self._handlers["close_run"](msg)
         finally:
@@ -320,16 +323,39 @@ class CoraGate:
             return self._start_procedure(declared, md)
         return self._start_run(md)
 
-    def _plan_id(self, md: Mapping[str, Any]) -> str:
+    def called_plan_name(self) -> str | None:
+        """The name of the plan the user called (``RE(tomo_scan())``: ``tomo_scan``), if known."""
+        name = getattr(getattr(self.RE, "_plan", None), "__name__", None)
+        return name if isinstance(name, str) and name.isidentifier() else None
+
+    def _plan(self, md: Mapping[str, Any]) -> tuple[str, str]:
+        """``(plan id, name the run is recorded under)``.
+
+        The plan the user called is looked up first, so a profile plan wrapping a built-in
+        (``tomo_scan`` around ``bp.count``) runs under its own CORA Plan when it has one; then
+        the start document's ``plan_name``, by name or by a plan's ``bluesky_names``.
+        """
+        plan_name = md.get("plan_name") if isinstance(md.get("plan_name"), str) else None
         if md.get("cora_plan_id"):
-            return str(md["cora_plan_id"])
-        name = md.get("plan_name")
-        if not isinstance(name, str) or not name:
-            raise e.PlanNotFoundError(
-                "this run names no Bluesky plan; pass cora_plan_id in the metadata or register a"
-                " CORA plan under the plan's name",
-            )
-        return self.record.find_plan(name).id
+            return str(md["cora_plan_id"]), plan_name or "bluesky run"
+        called = self.called_plan_name()
+        candidates = [name for name in dict.fromkeys([called, plan_name]) if name]
+        for name in candidates:
+            plan = self.record.resolve_plan(name)
+            if plan is not None:
+                return plan.id, name
+        asked = " nor ".join(
+            f"{name!r} ({'the plan called' if name == called else 'the start document plan_name'})"
+            for name in candidates
+        ) or "no plan name at all"
+        named = candidates[0] if candidates else "my_plan"
+        raise e.PlanNotFoundError(
+            f"no CORA plan answers to {asked}. Fix it one of these ways: add a [[plans]] entry named"
+            f" {named!r} to the beamline model and run `cora model apply`; add {candidates[-1] if candidates else named!r}"
+            " (or a pattern such as '*_scan') to the bluesky_names of an existing plan;"
+            f" record.register_plan(name={named!r}, method_id=...); or pass cora_plan_id=... in the run's metadata",
+            names=candidates,
+        )
 
     def _answering(self, names: list[str]) -> dict[str, list[str]]:
         """Device name -> every asset answering to it (all of them count: fail closed)."""
@@ -373,11 +399,11 @@ class CoraGate:
         )
 
     def _start_run(self, md: Mapping[str, Any]) -> tuple[str, str, list[str]]:
-        plan_name = md.get("plan_name") or "bluesky run"
+        plan_id, plan_name = self._plan(md)
         devices = self._named_and_staged(md)
         run = self.record.start_run(
-            name=str(md.get("cora_run_name") or plan_name)[:200],
-            plan_id=self._plan_id(md),
+            name=str(md.get("cora_run_name") or plan_name)[:RUN_NAME.high],
+            plan_id=plan_id,
             subject_id=md.get("subject_id"),
             override_parameters=md.get("cora_parameters") or {},
             asset_ids=list(dict.fromkeys([*_names(md.get("cora_asset_ids")), *devices])),
@@ -409,7 +435,7 @@ class CoraGate:
 
     def _close_unopened(self, kind: str, ident: str, failure: BaseException) -> None:
         """The RunEngine failed to open a run the record started: close it honestly."""
-        reason = f"the RunEngine did not open the run: {type(failure).__name__}: {failure}"[:500]
+        reason = f"the RunEngine did not open the run: {type(failure).__name__}: {failure}"[:REASON_LENGTH]
         try:
             if kind == "run":
                 self.record.abort_run(ident, reason=reason)
@@ -464,7 +490,7 @@ class CoraGate:
                     run.refusal = refusal
             for run in ending:
                 for hook in self.on_refusal:
-                    hook(run.ident, str(refusal)[:500])
+                    hook(run.ident, str(refusal)[:REASON_LENGTH])
             raise
         self._admitted[id(device)] = device
 

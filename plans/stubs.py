@@ -3,6 +3,11 @@
 Steps travel as events of a dedicated stream, so anything reading the document stream sees
 them; steering, parameters and calibrations are RunEngine commands answered at once by the
 record, so a refusal raises inside the plan where it can be handled.
+
+Where no record answers, the stubs degrade: in a simulator (``summarize_plan``, which answers
+every message with ``None``) they go through the motions, and on a RunEngine without
+cora-bluesky the steps are not recorded (the moves and reads still happen), while the stubs
+that need the record to give an answer raise :class:`~cora_bluesky.errors.CoraNotInstalledError`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import json
 from typing import Any, Mapping
 
 import bluesky.plan_stubs as bps
-from bluesky.utils import Msg
+from bluesky.utils import InvalidCommand, Msg
+
+from cora_bluesky.domain import errors as e
 
 #: The stream procedure steps are written to.
 STEPS_STREAM = "cora_steps"
@@ -33,8 +40,24 @@ def _steps_device():
     return _step_device
 
 
+def _ask(msg: Msg, *, needed: bool):
+    """Send a cora command; ``(answered, response)``. Without cora on the RunEngine, refuse if the
+    plan ``needed`` the answer, else carry on unrecorded."""
+    try:
+        return True, (yield msg)
+    except InvalidCommand:
+        if needed:
+            raise e.CoraNotInstalledError(
+                f"{msg.command}: cora-bluesky is not installed on this RunEngine, so nothing can answer;"
+                " call cora_bluesky.install(RE, record) in the profile first"
+            ) from None
+        return False, None
+
+
 def _step(kind: str, payload: Mapping[str, Any]):
-    yield Msg("cora_require_procedure", None)
+    answered, _ = yield from _ask(Msg("cora_require_procedure", None), needed=False)
+    if not answered:
+        return  # nothing records steps on this RunEngine: the plan goes on without them
     device = _steps_device()
     device.step_kind.put(kind)
     device.payload.put(json.dumps(dict(payload), default=str, allow_nan=False))
@@ -98,16 +121,47 @@ def report_calibration(asset, quantity: str, value: float, units: str | None = N
     -------
     str
         The new calibration revision's id.
+
+    Raises
+    ------
+    CoraNotInstalledError
+        On a RunEngine without cora-bluesky: a calibration of record is never dropped silently.
     """
     name = asset if isinstance(asset, str) else asset.name
-    return (yield Msg("cora_report_calibration", None, asset=name, quantity=quantity, value=value, units=units))
+    msg = Msg("cora_report_calibration", None, asset=name, quantity=quantity, value=value, units=units)
+    return (yield from _ask(msg, needed=True))[1]
 
 
 def adjust(patch: Mapping[str, Any], reason: str, decided_by: str | None = None):
-    """Steer the open Run with an RFC 7396 merge patch; returns the new effective parameters."""
-    return (yield Msg("cora_adjust", None, patch=dict(patch), reason=reason, decided_by=decided_by))
+    """Steer the open Run with an RFC 7396 merge patch; returns the new effective parameters.
+
+    In a simulator, returns ``patch``.
+
+    Raises
+    ------
+    CoraNotInstalledError
+        On a RunEngine without cora-bluesky.
+    """
+    msg = Msg("cora_adjust", None, patch=dict(patch), reason=reason, decided_by=decided_by)
+    answer = (yield from _ask(msg, needed=True))[1]
+    return dict(patch) if answer is None else answer
 
 
-def current_parameters():
-    """The open Run's effective parameters, including any steer since it started."""
-    return (yield Msg("cora_parameters", None))
+def current_parameters(default: Mapping[str, Any] | None = None):
+    """The open Run's effective parameters, including any steer since it started.
+
+    Parameters
+    ----------
+    default : mapping, optional
+        What to use where no record answers: in a simulator, and on a RunEngine without
+        cora-bluesky. Without it, a simulator gets ``{}`` and such a RunEngine raises.
+
+    Raises
+    ------
+    CoraNotInstalledError
+        On a RunEngine without cora-bluesky, when no ``default`` is given.
+    """
+    answered, answer = yield from _ask(Msg("cora_parameters", None), needed=default is None)
+    if answered and answer is not None:
+        return answer
+    return dict(default or {})

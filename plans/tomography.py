@@ -18,6 +18,10 @@ from cora_bluesky.plans.stubs import current_parameters, report_calibration, set
 
 OPEN, CLOSED = SHUTTER_OPEN, SHUTTER_CLOSED
 
+#: What the plans use where no record answers (a simulator such as ``summarize_plan``, or a
+#: RunEngine without cora-bluesky); with a record, the CORA Plan's defaults apply.
+UNRECORDED_DEFAULTS = {"frames": 5, "num_angles": 36, "exposure_time_ms": 50}
+
 
 def _md(plan_name: str, devices: Mapping[str, list], md: Mapping[str, Any] | None, **extra: Any) -> dict:
     return {"plan_name": plan_name, **devices, **extra, **(md or {})}
@@ -39,7 +43,7 @@ def dark_field(camera, shutter, *, frames: int | None = None, md: Mapping[str, A
 
     @bpp.run_decorator(md=metadata)
     def collect():
-        parameters = yield from current_parameters()
+        parameters = yield from current_parameters({"frames": UNRECORDED_DEFAULTS["frames"], **overrides})
         yield from bps.mv(shutter, CLOSED)
         for _ in range(int(parameters["frames"])):
             yield from bps.trigger_and_read([camera])
@@ -58,7 +62,7 @@ def flat_field(camera, sample_stage, *, out_position: float = 25.0, frames: int 
 
     @bpp.run_decorator(md=metadata)
     def collect():
-        parameters = yield from current_parameters()
+        parameters = yield from current_parameters({"frames": UNRECORDED_DEFAULTS["frames"], **overrides})
         start = sample_stage.position
         yield from bps.mv(sample_stage, out_position)
         for _ in range(int(parameters["frames"])):
@@ -83,8 +87,9 @@ def find_rotation_center(camera, rotation, *, md: Mapping[str, Any] | None = Non
         for angle in (0.0, 180.0):
             yield from setpoint(rotation, angle, units="deg")
             reading = yield from bps.trigger_and_read([camera])
-            rows[angle] = np.asarray(reading[f"{camera.name}_image"]["value"], dtype=float).mean(axis=0)
-        center = rotation_center(rows[0.0], rows[180.0])
+            if reading:  # a simulator reads nothing
+                rows[angle] = np.asarray(reading[f"{camera.name}_image"]["value"], dtype=float).mean(axis=0)
+        center = rotation_center(rows[0.0], rows[180.0]) if len(rows) == 2 else 0.0
         yield from setpoint(rotation, 0.0, units="deg")
         return (yield from report_calibration(rotation, "rotation_center", round(center, 3), units="px"))
 
@@ -111,9 +116,10 @@ def tomo_scan(camera, rotation, *, num_angles: int | None = None, exposure_time_
 
     @bpp.run_decorator(md=metadata)
     def scan():
-        parameters = yield from current_parameters()
+        fallback = {key: UNRECORDED_DEFAULTS[key] for key in ("num_angles", "exposure_time_ms")} | overrides
+        parameters = yield from current_parameters(fallback)
         for angle in np.linspace(0.0, 180.0, int(parameters["num_angles"]), endpoint=False):
-            parameters = yield from current_parameters()
+            parameters = yield from current_parameters(parameters)
             yield from bps.checkpoint()
             yield from bps.mv(camera.exposure_time, float(parameters["exposure_time_ms"]), rotation, float(angle))
             yield from bps.trigger_and_read([camera, rotation])

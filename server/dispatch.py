@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.application.record import Record
 from cora_bluesky.application.slices import Category, Slice, answer, call
 from cora_bluesky.server import idempotency
@@ -15,6 +16,7 @@ def perform(
     arguments: Mapping[str, Any],
     *,
     keyed: idempotency.Keyed | None,
+    keys: IdempotencyKeys | None = None,
     called: tuple[str, str],
     body: Any,
 ) -> tuple[int, Any, bool]:
@@ -24,6 +26,8 @@ def perform(
     ----------
     keyed
         The call's idempotency key, for rows that take one; ``None`` for rows that do not.
+    keys
+        Where the surface keeps its keys, for rows that take one.
     called
         What identifies the call besides its body (HTTP method and path, or the MCP tool).
     body
@@ -50,5 +54,7 @@ def perform(
     def replay(bound: Record) -> tuple[int, Any]:
         return row.status_code, answer(row, getattr(bound, f"get_{row.aggregate.kind}")(aggregate_id))
 
-    stream = row.aggregate.stream_id(aggregate_id or "")
-    return idempotency.once(called, record, keyed, body, act, stream_id=stream, replay=replay)
+    return idempotency.once(
+        called, record, keyed, body, act, keys=keys, kind=row.aggregate.kind, aggregate_id=aggregate_id or "",
+        replay=replay,
+    )

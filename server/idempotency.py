@@ -6,6 +6,10 @@ sent again once the reason is fixed (a clearance activated, a hutch secured). Th
 keyed command writes carry a correlation id derived from the key, and a keyed create gets an id
 derived from it too, so a claim left behind by a crashed server is resolved by looking at the
 record rather than by guessing.
+
+Keys belong to this adapter, not to the record: they are kept in the
+:class:`~cora_bluesky.application.ports.IdempotencyKeys` that :func:`create_app` was given
+(``app.state.keys``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 
 from cora_bluesky.application.codec import parse_timestamp, timestamp
+from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
 
@@ -98,7 +103,9 @@ def once(
     body: Any,
     act: Callable[[Record], Outcome],
     *,
-    stream_id: str,
+    keys: IdempotencyKeys,
+    kind: str,
+    aggregate_id: str,
     replay: Callable[[Record], Outcome],
 ) -> tuple[int, Any, bool]:
     """Perform ``act`` once per key, on any surface.
@@ -110,10 +117,13 @@ def once(
         (``"tool"``, tool name) over MCP.
     body
         The validated request body: the same key with a different body is refused.
+    keys
+        Where the surface keeps its keys (the record's own store unless told otherwise).
     act
         Performs the command on the record and returns ``(status, payload)``.
-    stream_id
-        The stream the command writes to, where an abandoned claim is looked up.
+    kind, aggregate_id
+        The aggregate the command writes to, whose history tells whether an abandoned claim's
+        write landed.
     replay
         Rebuilds ``(status, payload)`` from the record, for a command whose write landed but
         whose response was never kept.
@@ -129,7 +139,7 @@ def once(
     fingerprint = request_fingerprint(*call, body)
     bound = record.bound(correlation_id=keyed.correlation_id)
     now = record.now()
-    earlier = record.store.claim_key(keyed.scoped, fingerprint, timestamp(now))
+    earlier = keys.claim_key(keyed.scoped, fingerprint, timestamp(now))
     if earlier is not None:
         if earlier["fingerprint"] != fingerprint:
             raise e.IdempotencyKeyReusedError(
@@ -142,22 +152,22 @@ def once(
                 f"the first request with this {HEADER} is still running; retry in a few seconds"
             )
         # abandoned: the record says whether its write landed
-        landed = any(event.correlation_id == keyed.correlation_id for event in record.store.load(stream_id))
-        if landed:
+        history = record.history(kind, aggregate_id)
+        if any(event.correlation_id == keyed.correlation_id for event in history):
             status, payload = replay(bound)
-            return _settle(record, keyed, status, payload)
-        record.store.release_key(keyed.scoped)
-        if record.store.claim_key(keyed.scoped, fingerprint, timestamp(now)) is not None:
+            return _settle(keys, keyed, status, payload)
+        keys.release_key(keyed.scoped)
+        if keys.claim_key(keyed.scoped, fingerprint, timestamp(now)) is not None:
             raise e.IdempotencyKeyInProgressError(f"another retry with this {HEADER} is running")
     try:
         status, payload = act(bound)
     except BaseException:
-        record.store.release_key(keyed.scoped)
+        keys.release_key(keyed.scoped)
         raise
-    return _settle(record, keyed, status, payload)
+    return _settle(keys, keyed, status, payload)
 
 
-def _settle(record: Record, keyed: Keyed, status: int, payload: Any) -> tuple[int, Any, bool]:
+def _settle(keys: IdempotencyKeys, keyed: Keyed, status: int, payload: Any) -> tuple[int, Any, bool]:
     encoded = jsonable_encoder(payload)
-    record.store.settle_key(keyed.scoped, {"status": status, "body": encoded})
+    keys.settle_key(keyed.scoped, {"status": status, "body": encoded})
     return status, encoded, False

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from cora_bluesky.application.messages import Body
+from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.application.record import Record
 from cora_bluesky.application.slices import BY_TOOL, PATH_ID, REQUIRED, SERVED, Idempotency, Slice, adapter
 from cora_bluesky.domain import errors as e
@@ -119,7 +120,8 @@ def call_tool(record: Record, secret: str, tool: str, raw: Any) -> Any:
         if row.idempotency in (Idempotency.REQUIRED, Idempotency.OPTIONAL):
             keyed = idempotency.Keyed(key, bound, required=row.idempotency is Idempotency.REQUIRED, what=tool)
         ids = json.dumps([values[name] for name in row.path_params])
-        _, payload, _ = perform(bound, row, values, keyed=keyed, called=("mcp", f"{tool} {ids}"), body=body)
+        keys = record.store_as(IdempotencyKeys)  # kept with the record, as the HTTP server keeps them
+        _, payload, _ = perform(bound, row, values, keyed=keyed, keys=keys, called=("mcp", f"{tool} {ids}"), body=body)
         return payload
     except e.CoraError as error:
         raise Refusal(body_of(error)) from None

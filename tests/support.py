@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
+
+from typing import Any, Callable
 
 from cora_bluesky.domain.clearance import ClearanceState, ClearanceStatus
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
@@ -66,6 +69,23 @@ def drop_store(uri: str) -> None:
         client.drop_database(client.get_default_database().name)
     finally:
         client.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "the condition", *,
+             interval: float = 0.01) -> Any:
+    """Return the first truthy value of ``predicate()``, polled every ``interval`` seconds.
+
+    Raises ``AssertionError`` naming ``what`` if none comes within ``timeout`` seconds: tests
+    wait for what they need to see, never for a guessed time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 NOW = datetime(2026, 5, 20, 14, 30, tzinfo=timezone.utc)

@@ -109,3 +109,18 @@ def test_imports_are_absolute():
         if line.lstrip().startswith("from .")
     ]
     assert offenders == []
+
+
+def test_the_installed_web_stack_is_within_the_bounds_the_suite_holds_for():
+    # a silent upgrade past the bounds (FastAPI reshaped app.routes in a minor release) fails here
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    declared = [Requirement(line) for line in _setup_cfg()["options.extras_require"]["server"].splitlines()
+                if line.strip() and not line.strip().startswith("#")]
+    bounded = {req.name: req for req in declared if req.name in ("fastapi", "starlette")}
+    assert set(bounded) == {"fastapi", "starlette"}
+    for name, requirement in bounded.items():
+        assert any(spec.operator == "<" for spec in requirement.specifier), f"{name} has no upper bound"
+        assert requirement.specifier.contains(version(name)), (name, version(name), str(requirement.specifier))

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from cora_bluesky.application.codec import encode, timestamp
+from cora_bluesky.application.codec import EventCodec, encode, timestamp
+from cora_bluesky.application.event_versions import UPCASTERS, VERSIONS
 from cora_bluesky.application.ports import ProjectionRow
 from cora_bluesky.domain import access, calibration, clearance, equipment, principal, procedure, recipe, run, subject
+
+
+def stream_id(kind: str, aggregate_id: str) -> str:
+    """The id of the event stream of aggregate ``aggregate_id`` of ``kind``: the only place it is made."""
+    return f"{kind}:{aggregate_id}"
 
 
 @dataclass(frozen=True)
@@ -22,7 +28,8 @@ class Aggregate:
     refs: Callable[[Any], Iterable[tuple[str, str]]] = lambda state: ()
 
     def stream_id(self, aggregate_id: str) -> str:
-        return f"{self.kind}:{aggregate_id}"
+        """The id of this aggregate's event stream (see :func:`stream_id`)."""
+        return stream_id(self.kind, aggregate_id)
 
     def fold(self, events: Iterable[Any]) -> Any:
         state = None
@@ -131,3 +138,6 @@ EVENT_TYPES: dict[str, type] = {cls.__name__: cls for a in AGGREGATES.values() f
 
 assert len(EVENT_TYPES) == sum(len(a.events) for a in AGGREGATES.values()), "event names must be unique"
 
+
+#: How the record reads and writes stored events (see ``event_versions.py``).
+CODEC = EventCodec(EVENT_TYPES, VERSIONS, UPCASTERS)

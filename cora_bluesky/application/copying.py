@@ -1,4 +1,7 @@
-"""Moving a whole record from one store to another, verified stream by stream."""
+"""Moving a whole record from one store to another, verified stream by stream.
+
+Both stores are used through :class:`~cora_bluesky.application.ports.Copying` only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
+from cora_bluesky.application.ports import Copying
 from cora_bluesky.domain import errors as e
 
 LOGBOOKS = ("entries_run_readings", "entries_operation_procedure_steps")
@@ -32,15 +36,15 @@ def _digest(items: Iterable[Any]) -> str:
     return sha.hexdigest()
 
 
-def inventory(store) -> Inventory:
+def inventory(store: Copying) -> Inventory:
     """Count everything and digest every stream and logbook of a store."""
     found = Inventory()
     per_stream: dict[str, list] = {}
     for event in store.dump_events():
         found.events += 1
         per_stream.setdefault(event.stream_id, []).append(
-            (event.version, event.event_id, event.event_type, event.payload, event.occurred_at,
-             event.recorded_at, event.actor, event.correlation_id, event.causation_id)
+            (event.version, event.event_id, event.event_type, event.type_version, event.payload,
+             event.occurred_at, event.recorded_at, event.actor, event.correlation_id, event.causation_id)
         )
     found.streams = {stream: _digest(sorted(rows, key=lambda r: r[0])) for stream, rows in per_stream.items()}
     found.projections = sum(1 for _ in store.dump_projections())
@@ -55,7 +59,9 @@ def _batches(items: Iterator[Any], size: int = BATCH) -> Iterator[list[Any]]:
         yield batch
 
 
-def copy_record(source, target, *, merge: bool = False, say: Callable[[str], None] = lambda line: None) -> Inventory:
+def copy_record(
+    source: Copying, target: Copying, *, merge: bool = False, say: Callable[[str], None] = lambda line: None
+) -> Inventory:
     """Copy every stream, projection and logbook row from ``source`` to ``target``.
 
     Ids and timestamps are kept; rows the target already holds are skipped, so a copy that was

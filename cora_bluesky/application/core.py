@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import getpass
 import json
 import os
@@ -13,11 +14,19 @@ import socket
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from cora_bluesky.application.aggregates import ASSET, EVENT_TYPES, Aggregate
-from cora_bluesky.application.codec import decode, encode, parse_timestamp, timestamp
-from cora_bluesky.application.ports import Append, EventStore, ListQuery, NewEvent, Page, PermitSource
+from cora_bluesky.application.aggregates import AGGREGATES, ASSET, CODEC, Aggregate
+from cora_bluesky.application.codec import EventCodec, decode, encode, parse_timestamp, timestamp
+from cora_bluesky.application.ports import (
+    Append,
+    EventStore,
+    ListQuery,
+    NewEvent,
+    Page,
+    PermitSource,
+    StoredEvent,
+)
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.values import instant, text_problem
 
@@ -27,6 +36,7 @@ CONTENTION_SECONDS = 60.0
 MAX_PAGE_SIZE = 500
 
 Decision = tuple[tuple, Sequence[Any], Sequence[Any]]
+Port = TypeVar("Port")
 
 
 def new_id() -> str:
@@ -65,8 +75,10 @@ class RecordCore:
         principal: str | None = None,
         correlation_id: str | None = None,
         causation_id: str | None = None,
+        codec: EventCodec = CODEC,
     ) -> None:
         self.store = store
+        self._codec = codec
         self.permits = permits
         self._clock = clock
         self.principal = principal or _default_principal()
@@ -105,6 +117,36 @@ class RecordCore:
         """Close the underlying store."""
         self.store.close()
 
+    @property
+    def location(self) -> str:
+        """Where this record is stored: its SQLite file or MongoDB URI.
+
+        It names the record among others (a spool folder per record); it may hold credentials,
+        so it is never shown.
+        """
+        return self.store.location
+
+    def store_as(self, port: type[Port]) -> Port:
+        """The record's store through one of its other ports, for the adapter that owns it.
+
+        The record itself uses only :class:`~cora_bluesky.application.ports.EventStore`; an
+        adapter whose data lives beside the record's (the HTTP server's idempotency keys) takes
+        its own port here, deliberately and typed, rather than reaching into the store.
+
+        Parameters
+        ----------
+        port : type
+            A ``runtime_checkable`` protocol of :mod:`cora_bluesky.application.ports`.
+
+        Raises
+        ------
+        TypeError
+            The store does not implement ``port``.
+        """
+        if not isinstance(self.store, port):
+            raise TypeError(f"{type(self.store).__name__} does not implement {port.__name__}")
+        return self.store
+
     def __enter__(self):
         return self
 
@@ -116,9 +158,67 @@ class RecordCore:
 
     # --- reading ------------------------------------------------------------------------
 
+    def history(self, kind: str, aggregate_id: str) -> list[StoredEvent]:
+        """The events of one aggregate's stream, oldest first, with their envelopes.
+
+        Parameters
+        ----------
+        kind : str
+            The aggregate's kind: ``run``, ``procedure``, ``clearance``, ``asset``,
+            ``enclosure``, ``subject``, ``method``, ``plan``, ``calibration`` or ``token``.
+        aggregate_id : str
+            Its id; an id the record does not hold has an empty history.
+
+        Returns
+        -------
+        list of StoredEvent
+            Each with ``event_type``, ``payload`` (in the current shape of its type: events of
+            an older version are upcast, and ``type_version`` says the current one),
+            ``occurred_at``, ``recorded_at``, ``actor``, ``correlation_id``, ``causation_id``,
+            ``event_id`` and ``version`` (its position in the stream, from 1).
+
+        Raises
+        ------
+        InvalidInputError
+            ``kind`` is not an aggregate kind.
+        """
+        aggregate = self._aggregate(kind)
+        current = self._codec.version
+        return [
+            dataclasses.replace(
+                event,
+                payload=self._codec.upcast(event.event_type, event.type_version, event.payload),
+                type_version=current(event.event_type),
+            )
+            for event in self.store.load(aggregate.stream_id(aggregate_id))
+        ]
+
+    def find_named(self, kind: str, name: str) -> list[Any]:
+        """Every aggregate of ``kind`` the record holds under ``name``, oldest first.
+
+        Parameters
+        ----------
+        kind : str
+            An aggregate kind, as for :meth:`history`.
+        name : str
+            The exact name (a run's or procedure's name, a calibration's quantity).
+
+        Returns
+        -------
+        list
+            Their current states.
+        """
+        return self._find(self._aggregate(kind), name=name)
+
+    @staticmethod
+    def _aggregate(kind: str) -> Aggregate:
+        if kind not in AGGREGATES:
+            raise e.InvalidInputError(f"no aggregate kind {kind!r}; one of {', '.join(AGGREGATES)}", kind=str(kind))
+        return AGGREGATES[kind]
+
     def _fold(self, aggregate: Aggregate, aggregate_id: str) -> tuple[Any, int]:
         stored = self.store.load(aggregate.stream_id(aggregate_id))
-        events = [decode(EVENT_TYPES[s.event_type], s.payload) for s in stored]
+        events = [self._codec.decode_event(s.event_type, s.type_version, s.payload) for s in stored]
         return aggregate.fold(events), len(stored)
 
     def _view(self, aggregate: Aggregate, aggregate_id: Any) -> Any:
@@ -221,15 +321,17 @@ class RecordCore:
             envelopes = [
                 NewEvent(
                     event_id=new_id(),
-                    event_type=type(event).__name__,
+                    event_type=name,
                     # who acted is the envelope's actor; through what, the payload's acted_via
-                    payload={**encode(event), "acted_via": self.acted_via},
+                    payload={**payload, "acted_via": self.acted_via},
                     occurred_at=timestamp(event.occurred_at),
                     actor=self.principal,
                     correlation_id=correlation,
                     causation_id=self._causation_id,
+                    type_version=version,
                 )
                 for event in events
+                for name, version, payload in [self._codec.encode_event(event)]
             ]
             audit = {
                 "actor_id": self.principal,

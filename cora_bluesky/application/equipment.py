@@ -65,6 +65,16 @@ class EquipmentCommands(RecordCore):
             ASSET, asset_id, lambda state: eq.decide_asset(command, state, self._placement(command)), command
         )
 
+    def change_asset_devices(self, asset_id: str, *, device_names: Iterable[str]) -> AssetState:
+        """Give an asset the ophyd device names it answers to from now on (an unchanged list records nothing)."""
+        command = eq.ChangeAssetDevices(asset_id, tuple(device_names))
+        return self._write(ASSET, asset_id, lambda s: eq.decide_asset(command, s, At(self.now())), "ChangeAssetDevices")
+
+    def change_asset_family(self, asset_id: str, *, family: str) -> AssetState:
+        """Say what kind of thing an asset is from now on; Methods need families."""
+        command = eq.ChangeAssetFamily(asset_id, family)
+        return self._write(ASSET, asset_id, lambda s: eq.decide_asset(command, s, At(self.now())), "ChangeAssetFamily")
+
     def _placement(self, command: eq.RegisterAsset | eq.MoveAsset) -> eq.PlacementContext:
         chain = self._asset_chain([command.parent_id] if isinstance(command.parent_id, str) else [])
         enclosure = command.enclosure_id
@@ -85,6 +95,23 @@ class EquipmentCommands(RecordCore):
     def assets_for_devices(self, device_names: Iterable[str]) -> list[AssetState]:
         """Assets that answer to any of these ophyd device names."""
         return self._find(ASSET, refs=[("device", name) for name in device_names])
+
+    def change_enclosure_pvs(self, enclosure_id: str, *, secured_pv: str, shutter_pvs: Iterable[str] = ()) -> EnclosureState:
+        """Point a hutch at other PSS PVs; permits are read from them from now on."""
+        command = eq.ChangeEnclosurePvs(enclosure_id, secured_pv, tuple(shutter_pvs))
+        return self._write(
+            ENCLOSURE, enclosure_id, lambda s: eq.decide_enclosure(command, s, At(self.now())), "ChangeEnclosurePvs"
+        )
+
+    def find_enclosure(self, name: str) -> EnclosureState | None:
+        """The hutch registered under this name, if any."""
+        found = self._find(ENCLOSURE, name=name)
+        return found[0] if found else None
+
+    def find_asset(self, name: str) -> AssetState | None:
+        """The asset registered under this name (an Active one first), if any."""
+        found = sorted(self._find(ASSET, name=name), key=lambda a: (a.status is not eq.AssetStatus.ACTIVE, a.created_at))
+        return found[0] if found else None
 
     def get_enclosure(self, enclosure_id: str) -> EnclosureState:
         return self._require(ENCLOSURE, enclosure_id, e.EnclosureNotFoundError)

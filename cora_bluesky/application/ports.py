@@ -1,9 +1,14 @@
-"""Ports the application needs from the outside: an event store and a permit source."""
+"""Ports the application needs from the outside: narrow store protocols and a permit source.
+
+A store implements several ports; each user names only the one it needs: the record an
+:class:`EventStore` (streams, projections, logbooks, form types), the copy :class:`Copying`,
+the rebuild :class:`ProjectionRebuild`, the HTTP edge :class:`IdempotencyKeys`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 from cora_bluesky.domain.equipment import EnclosureState
 from cora_bluesky.domain.form_types import FormType
@@ -21,6 +26,8 @@ class NewEvent:
     actor: str
     correlation_id: str
     causation_id: str | None = None
+    #: Version of the event type's payload shape when it was written (see ``codec.EventCodec``).
+    type_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,8 @@ class AppendResult:
     steps_written: int = 0
 
 
-class EventStore(Protocol):
-    """What the record needs from a store; every store passes the same contract suite."""
+class EventStreams(Protocol):
+    """Event streams: atomic, version-checked appends and whole-stream loads."""
 
     def append(self, batch: Append) -> AppendResult:
         """Write atomically; raise ``ConcurrencyError`` if the stream is not at the expected version."""
@@ -96,23 +103,104 @@ class EventStore(Protocol):
     def load(self, stream_id: str) -> list[StoredEvent]:
         """Every event of a stream, in version order."""
 
-    def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None: ...
+
+class Projections(Protocol):
+    """The query side: one row per aggregate, current with its stream."""
+
+    def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
+        """The row of one aggregate, or ``None`` if it has none or its row is behind the stream."""
 
     def find(
         self, kind: str, *, name: str | None = None, refs: Iterable[tuple[str, str]] = ()
     ) -> list[ProjectionRow]:
         """Rows of ``kind`` with this name, or referencing any of ``refs``."""
 
-    def page(self, query: ListQuery) -> list[ProjectionRow]: ...
+    def page(self, query: ListQuery) -> list[ProjectionRow]:
+        """One page of rows of a kind, newest first (see :class:`ListQuery`)."""
 
-    def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
 
-    def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]: ...
+class Logbooks(Protocol):
+    """Entries written beside the streams: run readings and procedure steps."""
+
+    def readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """A run's readings, oldest sample first."""
+
+    def steps(self, procedure_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """A procedure's steps, oldest sample first."""
 
     def latest_reading_at(self, run_id: str) -> str | None:
         """``sampled_at`` of the run's newest reading, if it has any."""
 
-    def form_types(self) -> list[FormType]: ...
+
+class FormTypes(Protocol):
+    """The clearance form types a facility accepts."""
+
+    def form_types(self) -> list[FormType]:
+        """Every form type, in the order they were declared."""
+
+
+@runtime_checkable
+class EventStore(EventStreams, Projections, Logbooks, FormTypes, Protocol):
+    """What the record needs from a store; every store passes the same contract suite."""
+
+    @property
+    def location(self) -> str:
+        """Where the record lives: a file path or a URI (which may hold credentials: never shown)."""
+
+    def close(self) -> None:
+        """Release the connection; the store is not used afterwards."""
+
+
+@runtime_checkable
+class Copying(Protocol):
+    """Moving a whole record between stores, rows kept as they are (see ``copying.py``)."""
+
+    def is_empty(self) -> bool:
+        """Whether the store holds no event at all."""
+
+    def dump_events(self) -> Iterator[StoredEvent]:
+        """Every event of every stream, each stream in version order."""
+
+    def dump_projections(self) -> Iterator[ProjectionRow]:
+        """Every projection row, with its references."""
+
+    def dump_entries(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every row of one logbook (``entries_run_readings`` or ``entries_operation_procedure_steps``)."""
+
+    def import_batch(
+        self,
+        events: Sequence[StoredEvent] = (),
+        projections: Sequence[ProjectionRow] = (),
+        table: str | None = None,
+        entries: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
+
+
+@runtime_checkable
+class ProjectionRebuild(Protocol):
+    """Rebuilding projection rows from the streams (``cora rebuild-projections``)."""
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        """``(kind, stream_id)`` of every stream the store holds."""
+
+    def load(self, stream_id: str) -> list[StoredEvent]:
+        """Every event of a stream, in version order."""
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        """Write ``row`` over whatever the store holds for it, if ``stream_id`` is still at ``row.version``.
+
+        Returns whether anything changed: ``False`` when the stored row (references included)
+        already equals ``row``, or when the stream moved on meanwhile (its writer projected it).
+        """
+
+
+@runtime_checkable
+class IdempotencyKeys(Protocol):
+    """Idempotency keys of the HTTP edge: a claim while the first request runs, then its response.
+
+    The record itself never needs these; the server adapter owns them.
+    """
 
     def claim_key(self, key: str, fingerprint: str, claimed_at: str) -> dict[str, Any] | None:
         """Claim an idempotency key: ``None`` if this call took it, else the earlier claim.
@@ -126,8 +214,6 @@ class EventStore(Protocol):
 
     def release_key(self, key: str) -> None:
         """Drop a claim that has no response yet (the request was refused or is abandoned)."""
-
-    def close(self) -> None: ...
 
 
 class PermitSource(Protocol):

@@ -10,6 +10,7 @@ from cora_bluesky.application.recipes import RecipeCommands
 from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.principals import PrincipalCommands
 from cora_bluesky.application.safety import SafetyCommands
+from cora_bluesky.application.timeline import TimelineQueries
 
 
 @guard_slices
@@ -21,6 +22,7 @@ class Record(
     RecipeCommands,
     AccessCommands,
     PrincipalCommands,
+    TimelineQueries,
     Authorization,
 ):
     """The beamline's system of record.

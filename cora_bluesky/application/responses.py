@@ -48,6 +48,10 @@ class RunOut(BaseModel):
     interrupted_at: datetime | None = None
     datasets: list[DatasetOut] = []
     summary: dict[str, Any] | None = None
+    #: holds so far, the time spent held (seconds) and, while held, since when
+    hold_count: int = 0
+    time_held: float = 0.0
+    held_since: datetime | None = None
 
 
 class ProcedureOut(BaseModel):
@@ -131,6 +135,7 @@ class PlanOut(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+    bluesky_names: list[str] = []
 
 
 class CalibrationSourceOut(BaseModel):

@@ -38,6 +38,7 @@ from cora_bluesky.application.codec import encode
 from cora_bluesky.domain import access, calibration, clearance, equipment, principal, procedure, recipe, run, subject
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.access import Duty
+from cora_bluesky.domain.rules import ID_LENGTH
 
 
 class Category(StrEnum):
@@ -95,7 +96,7 @@ class Param:
     constraints: Mapping[str, Any] = field(default_factory=dict)
 
 
-_ID = MappingProxyType({"min_length": 1, "max_length": 100})
+_ID = MappingProxyType({"min_length": 1, "max_length": ID_LENGTH})
 #: an id in a path: anything longer or blank is not an id the record could hold
 PATH_ID = Param(str, constraints=_ID)
 #: how each listing filter or query parameter a row may declare is bounded
@@ -380,6 +381,9 @@ EQUIPMENT = (
           "Register a hutch with the read-only PSS PVs that say whether it is secured.",
           m.RegisterEnclosureIn, out.EnclosureOut,
           refusals=(e.EnclosureAlreadyExistsError, e.InvalidEnclosureNameError, e.InvalidEnclosurePvError)),
+    Slice("ChangeEnclosurePvs", "change_enclosure_pvs", C, "POST", "/enclosures/{enclosure_id}/pvs", NONE, ADMIN,
+          ENCLOSURE, "Point a hutch at other PSS PVs; permits are read from them from now on.",
+          m.ChangeEnclosurePvsIn, out.EnclosureOut, refusals=(e.InvalidEnclosurePvError,)),
     Slice("GetEnclosure", "get_enclosure", Q, "GET", "/enclosures/{enclosure_id}", NONE, READ, ENCLOSURE,
           "A hutch and its PSS PVs.", response=out.EnclosureOut),
     Slice("ListEnclosures", "list_enclosures", Q, "GET", "/enclosures", NONE, READ, ENCLOSURE,
@@ -396,6 +400,12 @@ EQUIPMENT = (
     Slice("DecommissionAsset", "decommission_asset", C, "POST", "/assets/{asset_id}/decommission", NONE, ADMIN,
           ASSET, "Retire an asset: runs and procedures binding it are refused from now on.",
           response=out.AssetOut, refusals=(e.AssetCannotDecommissionError,)),
+    Slice("ChangeAssetDevices", "change_asset_devices", C, "POST", "/assets/{asset_id}/devices", NONE, ADMIN,
+          ASSET, "Give an asset the ophyd device names it answers to from now on.",
+          m.ChangeAssetDevicesIn, out.AssetOut, refusals=(e.AssetCannotChangeError, e.InvalidAssetDeviceNamesError)),
+    Slice("ChangeAssetFamily", "change_asset_family", C, "POST", "/assets/{asset_id}/family", NONE, ADMIN,
+          ASSET, "Say what kind of thing an asset is from now on.",
+          m.ChangeAssetFamilyIn, out.AssetOut, refusals=(e.AssetCannotChangeError, e.InvalidAssetFamilyError)),
     Slice("GetAsset", "get_asset", Q, "GET", "/assets/{asset_id}", NONE, READ, ASSET,
           "An asset and its place in the containment tree.", response=out.AssetOut),
     Slice("ListAssets", "list_assets", Q, "GET", "/assets", NONE, READ, ASSET,
@@ -438,6 +448,9 @@ RECIPES = (
           m.RegisterMethodIn, out.MethodOut,
           refusals=(e.MethodAlreadyExistsError, e.InvalidMethodNameError, e.InvalidMethodSchemaError,
                     e.InvalidMethodFamiliesError)),
+    Slice("ReviseMethod", "revise_method", C, "POST", "/methods/{method_id}/revise", NONE, ADMIN, METHOD,
+          "Give a technique another parameter schema or needed families.", m.ReviseMethodIn, out.MethodOut,
+          refusals=(e.InvalidMethodSchemaError, e.InvalidMethodFamiliesError)),
     Slice("GetMethod", "get_method", Q, "GET", "/methods/{method_id}", NONE, READ, METHOD,
           "A technique.", response=out.MethodOut),
     Slice("ListMethods", "list_methods", Q, "GET", "/methods", NONE, READ, METHOD,
@@ -446,7 +459,12 @@ RECIPES = (
           "Register how this beamline runs a Method; ``name`` is the Bluesky plan's name.",
           m.RegisterPlanIn, out.PlanOut,
           refusals=(e.PlanAlreadyExistsError, e.MethodNotFoundError, e.AssetNotFoundError, e.InvalidPlanNameError,
-                    e.InvalidPlanParametersError, e.InvalidRunParametersError)),
+                    e.InvalidPlanParametersError, e.InvalidRunParametersError, e.InvalidPlanBlueskyNamesError)),
+    Slice("RevisePlan", "revise_plan", C, "POST", "/plans/{plan_id}/revise", NONE, ADMIN, PLAN,
+          "Give an Active plan other defaults, assets or Bluesky names; its method stays.",
+          m.RevisePlanIn, out.PlanOut,
+          refusals=(e.PlanCannotReviseError, e.AssetNotFoundError, e.InvalidPlanParametersError,
+                    e.InvalidPlanBlueskyNamesError)),
     Slice("DeprecatePlan", "deprecate_plan", C, "POST", "/plans/{plan_id}/deprecate", NONE, ADMIN, PLAN,
           "Retire a plan: it starts no more runs.", response=out.PlanOut,
           refusals=(e.PlanCannotDeprecateError,)),

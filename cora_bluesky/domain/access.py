@@ -13,7 +13,8 @@ from enum import StrEnum
 from typing import Iterable
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, instant, text
+from cora_bluesky.domain.rules import TOKEN_PRINCIPAL, TOKEN_SECRET_HASH
+from cora_bluesky.domain.values import At, instant
 
 
 class Role(StrEnum):
@@ -135,13 +136,13 @@ def decide(command, state: TokenState | None, ctx: At | IssueContext) -> tuple:
         assert isinstance(ctx, IssueContext)
         if state is not None:
             raise e.TokenAlreadyExistsError(f"token {command.token_id} already exists", token_id=command.token_id)
-        principal = text(command.principal, e.InvalidTokenPrincipalError, what="principal", high=200)
+        principal = TOKEN_PRINCIPAL.check(command.principal)
         if command.role not in {role.value for role in Role}:
             raise e.InvalidTokenRoleError(
                 f"role must be one of {', '.join(r.value for r in Role)}", role=str(command.role)[:50]
             )
         role = Role(command.role)
-        digest = text(command.secret_hash, e.InvalidTokenPrincipalError, what="secret_hash", high=200)
+        digest = TOKEN_SECRET_HASH.check(command.secret_hash)
         expires_at = command.expires_at
         if expires_at is not None:
             instant(expires_at, e.InvalidTokenExpiryError, what="expires_at")

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.procedure import ProcedureState, ProcedureStatus
-from cora_bluesky.domain.values import At, finite_number, optional_text, text
+from cora_bluesky.domain.rules import CALIBRATION_CHECKSUM, CALIBRATION_QUANTITY, CALIBRATION_SOURCE_REF, CALIBRATION_UNITS
+from cora_bluesky.domain.values import At, finite_number
 
 
 class SourceKind(StrEnum):
@@ -110,9 +111,9 @@ def _source(source: Any, asset_id: str, ctx: CalibrationContext) -> CalibrationS
             "a calibration names exactly one source: a procedure, a dataset or a person"
         )
     kind = SourceKind(source.kind)
-    ref = text(source.ref, e.InvalidCalibrationSourceError, what="source", high=500)
+    ref = CALIBRATION_SOURCE_REF.check(source.ref)
     if kind is SourceKind.DATASET:
-        checksum = text(source.checksum, e.InvalidCalibrationSourceError, what="source.checksum", high=200)
+        checksum = CALIBRATION_CHECKSUM.check(source.checksum)
         return CalibrationSource(kind, ref, checksum)
     if source.checksum is not None:
         raise e.InvalidCalibrationSourceError("only a dataset source carries a checksum")
@@ -145,9 +146,9 @@ def decide(command: RecordCalibration, state: CalibrationState | None, ctx: Cali
         )
     if not ctx.asset_exists:
         raise e.AssetNotFoundError(f"no asset {command.asset_id}", asset_id=str(command.asset_id))
-    quantity = text(command.quantity, e.InvalidCalibrationQuantityError, what="quantity", high=100)
+    quantity = CALIBRATION_QUANTITY.check(command.quantity)
     value = finite_number(command.value, e.InvalidCalibrationValueError, what="value")
-    units = optional_text(command.units, e.InvalidCalibrationUnitsError, what="units", high=64)
+    units = CALIBRATION_UNITS.check_optional(command.units)
     source = _source(command.source, command.asset_id, ctx)
     return (
         CalibrationRecorded(command.calibration_id, command.asset_id, quantity, value, units, source, ctx.now),

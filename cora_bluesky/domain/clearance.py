@@ -24,7 +24,8 @@ from enum import StrEnum
 from typing import Iterable
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, distinct_texts, instant, optional_text, reason, text
+from cora_bluesky.domain.rules import CLEARANCE_BINDINGS, CLEARANCE_HAZARDS, CLEARANCE_TITLE
+from cora_bluesky.domain.values import At, instant, reason
 
 
 class ClearanceStatus(StrEnum):
@@ -249,7 +250,7 @@ def references(
 
 
 def _ids(values, what: str) -> tuple[str, ...]:
-    return distinct_texts(values, e.InvalidClearanceBindingsError, what=what, high=100)
+    return CLEARANCE_BINDINGS.check_each(values, what=what)
 
 
 def decide(command, state: ClearanceState | None, ctx: At) -> tuple:
@@ -295,9 +296,7 @@ def decide(command, state: ClearanceState | None, ctx: At) -> tuple:
             return (ClearanceExpired(cid, now),)
         case SupersedeClearance():
             why = reason(command.reason, e.InvalidClearanceReasonError)
-            successor = optional_text(
-                command.superseded_by, e.InvalidClearanceBindingsError, what="superseded_by", high=100
-            )
+            successor = CLEARANCE_BINDINGS.check_optional(command.superseded_by, what="superseded_by")
             return (ClearanceSuperseded(cid, why, successor, now),)
     raise TypeError(f"not a clearance command: {command!r}")
 
@@ -313,8 +312,8 @@ def _register(command: RegisterClearance, state: ClearanceState | None, ctx: At)
             f"form type {command.form_type!r} is not registered; known: {', '.join(sorted(ctx.form_types))}",
             form_type=str(command.form_type),
         )
-    title = text(command.title, e.InvalidClearanceTitleError, what="title", high=200)
-    hazards = distinct_texts(command.hazards, e.InvalidClearanceHazardsError, what="hazards", high=200)
+    title = CLEARANCE_TITLE.check(command.title)
+    hazards = CLEARANCE_HAZARDS.check_each(command.hazards)
     runs = _ids(command.run_ids, "run_ids")
     subjects = _ids(command.subject_ids, "subject_ids")
     assets = _ids(command.asset_ids, "asset_ids")

@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Mapping
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, distinct_texts, optional_text, text
+from cora_bluesky.domain.rules import ASSET_DEVICE_NAMES, ASSET_FAMILY, ASSET_NAME, ENCLOSURE_NAME, ENCLOSURE_PV, ID_LENGTH
+from cora_bluesky.domain.values import At, optional_text
 
 
 class AssetStatus(StrEnum):
@@ -109,6 +110,51 @@ class EnclosureRegistered:
 
 
 @dataclass(frozen=True)
+class ChangeAssetDevices:
+    """Give an asset the ophyd device names it answers to from now on."""
+
+    asset_id: str
+    device_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChangeAssetFamily:
+    asset_id: str
+    family: str
+
+
+@dataclass(frozen=True)
+class AssetDevicesChanged:
+    asset_id: str
+    device_names: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class AssetFamilyChanged:
+    asset_id: str
+    family: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ChangeEnclosurePvs:
+    """Point a hutch at other PSS PVs (a rewired or renamed interlock)."""
+
+    enclosure_id: str
+    secured_pv: str
+    shutter_pvs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnclosurePvsChanged:
+    enclosure_id: str
+    secured_pv: str
+    shutter_pvs: tuple[str, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class PlacementContext(At):
     """What a registration or move must know: the proposed parent's chain and enclosures."""
 
@@ -122,6 +168,13 @@ class EnclosureContext(At):
 
 
 initial_state = None
+
+#: What an asset in each status may still be told; an absent command is refused with the
+#: error next to it.
+ASSET_TRANSITIONS: Mapping[AssetStatus, frozenset[str]] = {
+    AssetStatus.ACTIVE: frozenset({"MoveAsset", "DecommissionAsset", "ChangeAssetDevices", "ChangeAssetFamily"}),
+    AssetStatus.DECOMMISSIONED: frozenset(),
+}
 
 
 def is_terminal(state: AssetState | None) -> bool:
@@ -145,8 +198,8 @@ def ancestors(asset_id: str, assets: Mapping[str, AssetState]) -> list[str]:
 def _placement(
     asset_id: str, parent_id: str | None, enclosure_id: str | None, ctx: PlacementContext
 ) -> tuple[str | None, str | None]:
-    parent = optional_text(parent_id, e.AssetNotFoundError, what="parent_id", high=100)
-    enclosure = optional_text(enclosure_id, e.EnclosureNotFoundError, what="enclosure_id", high=100)
+    parent = optional_text(parent_id, e.AssetNotFoundError, what="parent_id", high=ID_LENGTH)
+    enclosure = optional_text(enclosure_id, e.EnclosureNotFoundError, what="enclosure_id", high=ID_LENGTH)
     if parent is not None:
         if parent == asset_id or asset_id in ancestors(parent, ctx.assets):
             raise e.AssetContainmentCycleError(
@@ -171,11 +224,9 @@ def decide_asset(command, state: AssetState | None, ctx: At) -> tuple:
                 f"asset {command.asset_id} already exists", asset_id=command.asset_id
             )
         assert isinstance(ctx, PlacementContext)
-        name = text(command.name, e.InvalidAssetNameError, what="name", high=200)
-        family = text(command.family, e.InvalidAssetFamilyError, what="family", high=100)
-        devices = distinct_texts(
-            command.device_names, e.InvalidAssetDeviceNamesError, what="device_names", high=200
-        )
+        name = ASSET_NAME.check(command.name)
+        family = ASSET_FAMILY.check(command.family)
+        devices = ASSET_DEVICE_NAMES.check_each(command.device_names)
         parent, enclosure = _placement(command.asset_id, command.parent_id, command.enclosure_id, ctx)
         return (
             AssetRegistered(command.asset_id, name, family, parent, enclosure, devices, ctx.now),
@@ -196,6 +247,19 @@ def decide_asset(command, state: AssetState | None, ctx: At) -> tuple:
                 f"asset {state.name} is already {state.status}", asset_id=state.id
             )
         return (AssetDecommissioned(state.id, ctx.now),)
+    if isinstance(command, (ChangeAssetDevices, ChangeAssetFamily)):
+        if type(command).__name__ not in ASSET_TRANSITIONS[state.status]:
+            raise e.AssetCannotChangeError(
+                f"asset {state.name} is {state.status}: what it is and the devices it answers to stay as"
+                " they were",
+                asset_id=state.id,
+                status=state.status,
+            )
+        if isinstance(command, ChangeAssetDevices):
+            devices = ASSET_DEVICE_NAMES.check_each(command.device_names)
+            return () if devices == state.device_names else (AssetDevicesChanged(state.id, devices, ctx.now),)
+        family = ASSET_FAMILY.check(command.family)
+        return () if family == state.family else (AssetFamilyChanged(state.id, family, ctx.now),)
     raise TypeError(f"not an asset command: {command!r}")
 
 
@@ -222,35 +286,51 @@ def evolve_asset(state: AssetState | None, event) -> AssetState:
         )
     if isinstance(event, AssetDecommissioned):
         return replace(state, status=AssetStatus.DECOMMISSIONED, updated_at=event.occurred_at)
+    if isinstance(event, AssetDevicesChanged):
+        return replace(state, device_names=event.device_names, updated_at=event.occurred_at)
+    if isinstance(event, AssetFamilyChanged):
+        return replace(state, family=event.family, updated_at=event.occurred_at)
     raise TypeError(f"not an asset event: {event!r}")
 
 
 def _pv(value, what: str) -> str:
-    pv = text(value, e.InvalidEnclosurePvError, what=what, high=200)
-    if any(ch.isspace() for ch in pv):
-        raise e.InvalidEnclosurePvError(f"{what} {pv!r} contains whitespace", field=what)
-    return pv
+    return ENCLOSURE_PV.check(value, what=what)
 
 
-def decide_enclosure(command, state: EnclosureState | None, ctx: EnclosureContext) -> tuple:
-    """Decide an enclosure command; an enclosure only ever gets registered."""
+def _pvs(command: RegisterEnclosure | ChangeEnclosurePvs) -> tuple[str, tuple[str, ...]]:
+    secured = _pv(command.secured_pv, "secured_pv")
+    if isinstance(command.shutter_pvs, str) or not isinstance(command.shutter_pvs, (tuple, list)):
+        raise e.InvalidEnclosurePvError("shutter_pvs must be a list of PV names", field="shutter_pvs")
+    return secured, tuple(_pv(pv, "shutter_pvs") for pv in command.shutter_pvs)
+
+
+def decide_enclosure(command, state: EnclosureState | None, ctx: At) -> tuple:
+    """Register a hutch, or point it at other PSS PVs (an unchanged set records nothing)."""
+    if isinstance(command, ChangeEnclosurePvs):
+        if state is None:
+            raise e.EnclosureNotFoundError(f"no enclosure {command.enclosure_id}", enclosure_id=command.enclosure_id)
+        secured, shutters = _pvs(command)
+        if (secured, shutters) == (state.secured_pv, state.shutter_pvs):
+            return ()
+        return (EnclosurePvsChanged(state.id, secured, shutters, ctx.now),)
     if not isinstance(command, RegisterEnclosure):
         raise TypeError(f"not an enclosure command: {command!r}")
     if state is not None:
         raise e.EnclosureAlreadyExistsError(
             f"enclosure {command.enclosure_id} already exists", enclosure_id=command.enclosure_id
         )
-    name = text(command.name, e.InvalidEnclosureNameError, what="name", high=100)
+    assert isinstance(ctx, EnclosureContext)
+    name = ENCLOSURE_NAME.check(command.name)
     if name in ctx.names_taken:
         raise e.EnclosureAlreadyExistsError(f"an enclosure named {name!r} exists", name=name)
-    secured = _pv(command.secured_pv, "secured_pv")
-    if isinstance(command.shutter_pvs, str):
-        raise e.InvalidEnclosurePvError("shutter_pvs must be a list of PV names", field="shutter_pvs")
-    shutters = tuple(_pv(pv, "shutter_pvs") for pv in command.shutter_pvs)
+    secured, shutters = _pvs(command)
     return (EnclosureRegistered(command.enclosure_id, name, secured, shutters, ctx.now),)
 
 
-def evolve_enclosure(state: EnclosureState | None, event: EnclosureRegistered) -> EnclosureState:
+def evolve_enclosure(state: EnclosureState | None, event) -> EnclosureState:
+    if isinstance(event, EnclosurePvsChanged):
+        assert state is not None
+        return replace(state, secured_pv=event.secured_pv, shutter_pvs=event.shutter_pvs, updated_at=event.occurred_at)
     return EnclosureState(
         id=event.enclosure_id,
         name=event.name,
@@ -261,5 +341,5 @@ def evolve_enclosure(state: EnclosureState | None, event: EnclosureRegistered) -
     )
 
 
-ASSET_EVENTS = (AssetRegistered, AssetMoved, AssetDecommissioned)
-ENCLOSURE_EVENTS = (EnclosureRegistered,)
+ASSET_EVENTS = (AssetRegistered, AssetMoved, AssetDecommissioned, AssetDevicesChanged, AssetFamilyChanged)
+ENCLOSURE_EVENTS = (EnclosureRegistered, EnclosurePvsChanged)

@@ -73,6 +73,10 @@ class StoreError(CoraError):
     """The store cannot serve the request (schema, URI or availability)."""
 
 
+class UnreadableEventError(CoraError):
+    """A stored event this cora-bluesky cannot read: an unknown type, or a newer version of one."""
+
+
 class StoreConstraintError(InvalidInputError):
     """The store's own constraints refused a row (the core should have refused it first)."""
 
@@ -285,7 +289,7 @@ class InvalidSamplingProcedureError(InvalidInputError):
 
 
 class InvalidReadingUnitsError(InvalidInputError):
-    """Units are text of at most 64 characters."""
+    """Units, when given, are trimmed text of 1-64 characters."""
 
 
 class InvalidReadingSampledAtError(InvalidInputError):
@@ -469,6 +473,10 @@ class AssetCannotMoveError(ConflictError):
     """A decommissioned asset stays where it was."""
 
 
+class AssetCannotChangeError(ConflictError):
+    """A decommissioned asset keeps its family and device names."""
+
+
 class EnclosureNotFoundError(NotFoundError):
     """No enclosure with this id."""
 
@@ -559,6 +567,18 @@ class PlanDeprecatedError(ConflictError):
     """A deprecated plan starts no runs."""
 
 
+class PlanCannotReviseError(ConflictError):
+    """A deprecated plan is history; a plan replacing it is registered under its name."""
+
+
+class InvalidPlanBlueskyNamesError(InvalidInputError):
+    """Bluesky plan names or patterns are distinct trimmed texts of 1-200 characters."""
+
+
+class PlanNameAmbiguousError(ConflictError):
+    """More than one Active plan answers equally well to a Bluesky plan name."""
+
+
 class PlanCannotDeprecateError(ConflictError):
     """Only an Active plan can be deprecated."""
 
@@ -583,7 +603,7 @@ class InvalidCalibrationValueError(InvalidInputError):
 
 
 class InvalidCalibrationUnitsError(InvalidInputError):
-    """Units are text of at most 64 characters."""
+    """Units, when given, are trimmed text of 1-64 characters."""
 
 
 class InvalidCalibrationSourceError(InvalidInputError):
@@ -662,3 +682,26 @@ class RecordAlreadyBootstrappedError(ConflictError):
 
 class InvalidTextError(InvalidInputError):
     """Text the record keeps is valid Unicode, without lone surrogates or NUL characters."""
+
+
+# --- Beamline model and edges ----------------------------------------------------------
+
+
+class InvalidBeamlineModelError(InvalidInputError):
+    """The beamline model file has a mistake; ``data`` names the file, the entry and the field."""
+
+
+class CoraNotInstalledError(ConflictError):
+    """A cora plan stub ran on a RunEngine that cora-bluesky is not installed on."""
+
+
+class StoreLocationNotFoundError(StoreError):
+    """A store URI names a directory that does not exist; nothing is created."""
+
+
+class UnknownStoreSchemeError(StoreError):
+    """A store URI's scheme names no store this cora-bluesky knows."""
+
+
+class CopyTargetNotDurableError(StoreError):
+    """A record is never copied into a store that lives only in memory."""

@@ -20,16 +20,15 @@ from typing import Any, Mapping
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.equipment import AssetState, AssetStatus
+from cora_bluesky.domain.rules import ASSET_IDS, ID_LENGTH, PROCEDURE_CAPABILITY_ID, PROCEDURE_KIND, PROCEDURE_NAME, STEP_KIND
 from cora_bluesky.domain.values import (
     At,
-    distinct_texts,
     entry_id,
     interruption,
     json_object,
     optional_text,
     reason,
     sampled_at,
-    text,
 )
 
 
@@ -43,7 +42,7 @@ class ProcedureStatus(StrEnum):
 
 P = ProcedureStatus
 TERMINAL = frozenset({P.COMPLETED, P.ABORTED, P.TRUNCATED})
-STEP_KINDS = frozenset({"setpoint", "action", "check"})
+STEP_KINDS = frozenset(STEP_KIND.allowed)
 STEPS_SCHEMA = "procedure-step/v1"
 
 
@@ -271,11 +270,11 @@ def _register(command: RegisterProcedure, state: ProcedureState | None, ctx: At)
         raise e.ProcedureAlreadyExistsError(
             f"procedure {command.procedure_id} already exists", procedure_id=command.procedure_id
         )
-    name = text(command.name, e.InvalidProcedureNameError, what="name", high=200)
-    kind = text(command.kind, e.InvalidProcedureKindError, what="kind", high=50)
-    targets = distinct_texts(command.target_asset_ids, e.InvalidAssetIdsError, what="target_asset_ids", high=100)
-    parent = optional_text(command.parent_run_id, e.RunNotFoundError, what="parent_run_id", high=100)
-    capability = optional_text(command.capability_id, e.InvalidProcedureKindError, what="capability_id", high=100)
+    name = PROCEDURE_NAME.check(command.name)
+    kind = PROCEDURE_KIND.check(command.kind)
+    targets = ASSET_IDS.check_each(command.target_asset_ids, what="target_asset_ids")
+    parent = optional_text(command.parent_run_id, e.RunNotFoundError, what="parent_run_id", high=ID_LENGTH)
+    capability = PROCEDURE_CAPABILITY_ID.check_optional(command.capability_id)
     return (ProcedureRegistered(command.procedure_id, name, kind, targets, parent, capability, ctx.now),)
 
 
@@ -291,11 +290,7 @@ def decide_steps(
         events = (ProcedureStepsLogbookOpened(state.id, logbook, "steps", STEPS_SCHEMA, ctx.now),)
     rows = []
     for step in command.entries:
-        if step.step_kind not in STEP_KINDS:
-            raise e.InvalidStepKindError(
-                f"step_kind must be one of {sorted(STEP_KINDS)}, got {step.step_kind!r}",
-                step_kind=str(step.step_kind),
-            )
+        STEP_KIND.check(step.step_kind)
         rows.append(
             ProcedureStep(
                 event_id=entry_id(step.event_id, e.InvalidEntryIdError),

@@ -19,7 +19,7 @@ holds a "did nothing" entry. Terminal states absorb every command.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -30,20 +30,31 @@ from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureStat
 from cora_bluesky.domain.gates import GateContext, Permit, check_scope, enclosure_scope, explain, unpermitted
 from cora_bluesky.domain.merge_patch import merge_patch
 from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
+from cora_bluesky.domain.rules import (
+    ASSET_IDS,
+    CHANNEL_NAME,
+    DATASET_START_UID,
+    DATASET_URI,
+    PINNED_CALIBRATIONS,
+    READING_UNITS,
+    RUN_CAMPAIGN_ID,
+    RUN_DECISION_ID,
+    RUN_NAME,
+    RUN_RAID,
+    RUN_TRIGGERED_BY,
+    SAMPLING_PROCEDURE,
+)
 from cora_bluesky.domain.subject import MEASURABLE, SubjectState
 from cora_bluesky.domain.values import (
     At,
     ExternalRef,
     ParameterCheck,
-    distinct_texts,
     entry_id,
     finite_number,
     interruption,
     json_object,
-    optional_text,
     reason,
     sampled_at,
-    text,
 )
 
 
@@ -60,7 +71,7 @@ R = RunStatus
 TERMINAL = frozenset({R.COMPLETED, R.ABORTED, R.STOPPED, R.TRUNCATED})
 
 #: The discriminators a reading row may carry (SOSA sampling procedures).
-SAMPLING_PROCEDURES = frozenset({"baseline", "monitor"})
+SAMPLING_PROCEDURES = frozenset(SAMPLING_PROCEDURE.allowed)
 
 #: Shape of a reading row, recorded when the logbook opens.
 READING_SCHEMA = "run-reading/v1"
@@ -100,6 +111,11 @@ class RunState:
     #: The dataset of record: the Bluesky run(s) holding the data.
     datasets: tuple[DatasetRef, ...] = ()
     summary: Mapping[str, Any] | None = None
+    #: Holds so far, the time they lasted (each from its RunHeld to its RunResumed, or to the
+    #: run's end), and when the current one began (``None`` while not held).
+    hold_count: int = 0
+    time_held: timedelta = timedelta(0)
+    held_since: datetime | None = None
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -446,8 +462,8 @@ def decide(command, state: RunState | None, ctx: At) -> tuple:
             assert isinstance(ctx, AdjustContext)
             return (_adjust(command, state, why, ctx),)
         case LinkRunDataset():
-            uid = text(command.start_uid, e.InvalidRunDatasetError, what="start_uid", high=100)
-            uri = text(command.uri, e.InvalidRunDatasetError, what="uri", high=2000)
+            uid = DATASET_START_UID.check(command.start_uid)
+            uri = DATASET_URI.check(command.uri)
             if any(ref.start_uid == uid for ref in state.datasets):
                 raise e.RunCannotLinkDatasetError(f"Bluesky run {uid} is already linked", start_uid=uid)
             return (RunDatasetLinked(state.id, uid, uri, now),)
@@ -464,9 +480,7 @@ def _adjust(command: AdjustRun, state: RunState, why: str, ctx: AdjustContext) -
     patch = json_object(command.parameter_patch, e.InvalidRunAdjustPatchError, what="parameter_patch")
     if not patch:
         raise e.InvalidRunAdjustPatchError("parameter_patch is empty: nothing to adjust")
-    decision = optional_text(
-        command.decided_by_decision_id, e.InvalidRunDecisionIdError, what="decided_by_decision_id", high=200
-    )
+    decision = RUN_DECISION_ID.check_optional(command.decided_by_decision_id)
     effective = merge_patch(state.effective_parameters, patch)
     if ctx.parameter_check is not None:
         violations = ctx.parameter_check(effective)
@@ -480,7 +494,7 @@ def _adjust(command: AdjustRun, state: RunState, why: str, ctx: AdjustContext) -
 
 def _join(command: JoinRunAssets, state: RunState, ctx: JoinContext) -> tuple:
     """New equipment joins a running plan only if every hutch it adds is permitted now."""
-    joining = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
+    joining = ASSET_IDS.check_each(command.asset_ids)
     joining = tuple(asset for asset in joining if asset not in state.asset_ids)
     if not joining:
         return ()
@@ -505,10 +519,10 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
     """The start guards, in the order an operator can most usefully act on them."""
     if state is not None:
         raise e.RunAlreadyExistsError(f"run {command.run_id} already exists", run_id=command.run_id)
-    name = text(command.name, e.InvalidRunNameError, what="name", high=200)
-    raid = optional_text(command.raid, e.InvalidRunRaidError, what="raid", high=255)
-    triggered_by = optional_text(command.triggered_by, e.InvalidRunTriggeredByError, what="triggered_by", high=200)
-    campaign = optional_text(command.campaign_id, e.InvalidRunCampaignIdError, what="campaign_id", high=100)
+    name = RUN_NAME.check(command.name)
+    raid = RUN_RAID.check_optional(command.raid)
+    triggered_by = RUN_TRIGGERED_BY.check_optional(command.triggered_by)
+    campaign = RUN_CAMPAIGN_ID.check_optional(command.campaign_id)
     if isinstance(command.external_refs, (str, Mapping)):
         raise e.InvalidRunExternalRefError("external_refs must be a list of (scheme, id) pairs")
     refs = tuple(dict.fromkeys(ExternalRef.parse(ref, e.InvalidRunExternalRefError) for ref in command.external_refs))
@@ -535,7 +549,7 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
                 status=str(subject.status),
             )
 
-    extra = distinct_texts(command.asset_ids, e.InvalidAssetIdsError, what="asset_ids", high=100)
+    extra = ASSET_IDS.check_each(command.asset_ids)
     bound = tuple(dict.fromkeys(plan.asset_ids + extra))
     _check_assets(bound, ctx.assets)
     _check_capabilities(bound, method, ctx.assets)
@@ -603,7 +617,7 @@ def _check_capabilities(bound: tuple[str, ...], method: MethodState, assets: Map
 def _pins(requested: tuple[str, ...] | None, ctx: StartRunContext) -> tuple[str, ...]:
     if requested is None:
         return tuple(ctx.active_calibrations)
-    pins = distinct_texts(requested, e.InvalidPinnedCalibrationsError, what="pinned_calibrations", high=100)
+    pins = PINNED_CALIBRATIONS.check_each(requested)
     unknown = [pin for pin in pins if pin not in ctx.known_calibrations]
     if unknown:
         raise e.InvalidPinnedCalibrationsError(
@@ -635,19 +649,14 @@ def decide_readings(
 
 
 def _reading_row(reading: Reading, run_id: str, logbook: str, ctx: At) -> RunReading:
-    procedure = reading.sampling_procedure
-    if procedure not in SAMPLING_PROCEDURES:
-        raise e.InvalidSamplingProcedureError(
-            f"sampling_procedure must be one of {sorted(SAMPLING_PROCEDURES)}, got {procedure!r}",
-            sampling_procedure=str(procedure),
-        )
+    procedure = SAMPLING_PROCEDURE.check(reading.sampling_procedure)
     return RunReading(
         event_id=entry_id(reading.event_id, e.InvalidEntryIdError),
         run_id=run_id,
         logbook_id=logbook,
-        channel_name=text(reading.channel_name, e.InvalidChannelNameError, what="channel_name", high=255),
+        channel_name=CHANNEL_NAME.check(reading.channel_name),
         value=finite_number(reading.value, e.InvalidReadingValueError, what="value"),
-        units=optional_text(reading.units, e.InvalidReadingUnitsError, what="units", high=64),
+        units=READING_UNITS.check_optional(reading.units),
         sampling_procedure=procedure,
         sampled_at=sampled_at(reading.sampled_at, now=ctx.now, error=e.InvalidReadingSampledAtError),
         occurred_at=ctx.now,
@@ -693,11 +702,21 @@ def evolve(state: RunState | None, event) -> RunState:
     if isinstance(event, RunAssetsJoined):
         return replace(state, asset_ids=state.asset_ids + event.asset_ids, updated_at=event.occurred_at)
     changes: dict[str, Any] = {"status": TARGET[type(event)], "updated_at": event.occurred_at}
+    changes.update(_held(state, event))
     if isinstance(event, (RunAborted, RunStopped, RunTruncated)):
         changes["last_reason"] = event.reason
     if isinstance(event, RunTruncated):
         changes["interrupted_at"] = event.interrupted_at
     return replace(state, **changes)
+
+
+def _held(state: RunState, event) -> dict[str, Any]:
+    """How a status change moves the time held: a hold starts it, anything else ends it."""
+    if isinstance(event, RunHeld):
+        return {"hold_count": state.hold_count + 1, "held_since": event.occurred_at}
+    if state.held_since is None:
+        return {}
+    return {"time_held": state.time_held + (event.occurred_at - state.held_since), "held_since": None}
 
 
 EVENTS = (

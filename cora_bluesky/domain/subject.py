@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import At, text
+from cora_bluesky.domain.rules import SUBJECT_NAME
+from cora_bluesky.domain.values import At
 
 
 class SubjectStatus(StrEnum):
@@ -99,7 +100,7 @@ def decide(command, state: SubjectState | None, ctx: At) -> tuple:
             raise e.SubjectAlreadyExistsError(
                 f"subject {command.subject_id} already exists", subject_id=command.subject_id
             )
-        name = text(command.name, e.InvalidSubjectNameError, what="name", high=200)
+        name = SUBJECT_NAME.check(command.name)
         return (SubjectRegistered(command.subject_id, name, ctx.now),)
     if state is None:
         raise e.SubjectNotFoundError(f"no subject {command.subject_id}", subject_id=command.subject_id)

@@ -9,49 +9,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain.errors import CoraError, InvalidTimestampError
+from cora_bluesky.domain.readable import MAX_JSON_DEPTH, text_problem, unreadable  # noqa: F401 - shared from here
+from cora_bluesky.domain.rules import EXTERNAL_REF_ID, EXTERNAL_REF_SCHEME, ENTRY_ID, TextRule, reason_rule
 
 #: How far a producer's clock may run ahead of the record's before a time is "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
 
 #: Largest serialised JSON document the record accepts in a parameter set or payload.
 MAX_JSON_BYTES = 64 * 1024
-MAX_JSON_DEPTH = 32
-
-
-def text_problem(value: str) -> str | None:
-    """Why ``value`` would not read back from every store and surface, or ``None``.
-
-    A lone UTF-16 surrogate cannot be encoded as UTF-8 (every store, JSON reader and HTTP
-    response needs it), and NUL ends strings in C and in some drivers.
-    """
-    if "\x00" in value:
-        return "holds a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds a lone surrogate, which is not valid Unicode text"
-    return None
-
-
-def unreadable(value: Any, *, depth: int = 0) -> str | None:
-    """The first text in ``value`` (text, or JSON of any depth, keys too) that would not read
-    back, described with where it is; ``None`` when every text would."""
-    if isinstance(value, str):
-        return text_problem(value)
-    if depth > MAX_JSON_DEPTH:
-        return None  # depth is refused on its own, with its own reason
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            problem = (text_problem(key) if isinstance(key, str) else None) or unreadable(item, depth=depth + 1)
-            if problem:
-                return f"{key!r}: {problem}" if isinstance(key, str) and not text_problem(key) else f"a key {problem}"
-        return None
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            problem = unreadable(item, depth=depth + 1)
-            if problem:
-                return f"[{index}]: {problem}"
-    return None
 
 
 def text(
@@ -63,44 +28,24 @@ def text(
     low: int = 1,
 ) -> str:
     """Return ``value`` trimmed, or raise ``error`` if it is not text of ``low``-``high`` chars."""
-    if not isinstance(value, str):
-        raise error(f"{what} must be text, got {type(value).__name__}", field=what)
-    trimmed = value.strip()
-    if not low <= len(trimmed) <= high:
-        raise error(
-            f"{what} must be {low}-{high} characters after trimming, got {len(trimmed)}",
-            field=what,
-            length=len(trimmed),
-        )
-    problem = text_problem(trimmed)
-    if problem:
-        raise error(f"{what} {problem}", field=what)
-    return trimmed
+    return TextRule(what, error, high, low).check(value)
 
 
 def optional_text(value: Any, error: type[CoraError], *, what: str, high: int) -> str | None:
     """Like :func:`text`, but ``None`` passes through."""
-    return None if value is None else text(value, error, what=what, high=high)
+    return TextRule(what, error, high).check_optional(value)
 
 
 def reason(value: Any, error: type[CoraError]) -> str:
-    """A required free-form reason: trimmed text of 1-500 characters."""
-    return text(value, error, what="reason", high=500)
+    """A required free-form reason (see :func:`~cora_bluesky.domain.rules.reason_rule`)."""
+    return reason_rule(error).check(value)
 
 
 def distinct_texts(
     values: Iterable[Any], error: type[CoraError], *, what: str, high: int
 ) -> tuple[str, ...]:
     """Trim every entry and refuse duplicates; order is kept."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise error(f"{what} must be a list of texts", field=what)
-    seen: dict[str, None] = {}
-    for value in values:
-        item = text(value, error, what=what, high=high)
-        if item in seen:
-            raise error(f"{what} lists {item!r} twice", field=what, duplicate=item)
-        seen[item] = None
-    return tuple(seen)
+    return TextRule(what, error, high).check_each(values)
 
 
 def instant(value: Any, error: type[CoraError] = InvalidTimestampError, *, what: str) -> datetime:
@@ -186,10 +131,10 @@ class ExternalRef:
             scheme, ident = value
         else:
             raise error("an external reference is a (scheme, id) pair", field="external_refs")
-        return cls(
-            text(scheme, error, what="external_refs.scheme", high=50),
-            text(ident, error, what="external_refs.id", high=200),
-        )
+        # the bounds are the run's; the error is the caller's
+        scheme_rule = TextRule(EXTERNAL_REF_SCHEME.field, error, EXTERNAL_REF_SCHEME.high)
+        id_rule = TextRule(EXTERNAL_REF_ID.field, error, EXTERNAL_REF_ID.high)
+        return cls(scheme_rule.check(scheme), id_rule.check(ident))
 
 
 #: Checks effective parameters against a Method's schema; returns the violations found.
@@ -237,4 +182,4 @@ def sampled_at(value: Any, *, now: datetime, error: type[CoraError]) -> datetime
 
 def entry_id(value: Any, error: type[CoraError]) -> str:
     """A producer-supplied idempotency key for a logbook entry."""
-    return text(value, error, what="event_id", high=100)
+    return TextRule(ENTRY_ID.field, error, ENTRY_ID.high).check(value)

@@ -25,10 +25,12 @@ import pymongo
 from pymongo import errors as mongo_errors
 from pymongo.write_concern import WriteConcern
 
+from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
-from cora_bluesky.storage.constraints import STATUSES
+from cora_bluesky.domain.rules import ChoiceRule
+from cora_bluesky.storage.constraints import LOGBOOK_COLUMNS, NAME_RULES, STATUSES, check_entry
 
 #: 2: appends take the stream's lock document; a cora-bluesky that does not (schema 1) must
 #: no longer write to the database, and refuses it on connect.
@@ -51,12 +53,27 @@ _mock_locks: dict[str, threading.Lock] = {}
 _mock_lock = threading.Lock()
 
 _FINITE = {"$gte": -1.7976931348623157e308, "$lte": 1.7976931348623157e308}
-_READINGS_VALIDATOR = {
-    "$and": [
-        {"value": {"$type": "double"}},
-        {"value": _FINITE},
-        {"channel_name": {"$type": "string"}},
-    ]
+
+
+def _schema(table: str) -> dict[str, Any]:
+    """A ``$jsonSchema`` of a logbook's constrained columns, from the domain's rules."""
+    properties: dict[str, Any] = {}
+    for name, column in LOGBOOK_COLUMNS[table].items():
+        rule = column.rule
+        shape: dict[str, Any] = {"bsonType": ["string", "null"] if column.optional else "string"}
+        if isinstance(rule, ChoiceRule):
+            shape["enum"] = [*rule.allowed, *([None] if column.optional else [])]
+        else:
+            shape.update(minLength=rule.low, maxLength=rule.high)
+        properties[name] = shape
+    required = [name for name, column in LOGBOOK_COLUMNS[table].items() if not column.optional]
+    return {"$jsonSchema": {"required": required, "properties": properties}}
+
+
+#: collection -> the validator the server applies to every write, even one bypassing the core
+_VALIDATORS = {
+    "entries_run_readings": {"$and": [{"value": {"$type": "double"}}, {"value": _FINITE}, _schema("entries_run_readings")]},
+    "entries_operation_procedure_steps": _schema("entries_operation_procedure_steps"),
 }
 _LOGBOOKS = {name: name for name in ("entries_run_readings", "entries_operation_procedure_steps")}
 
@@ -115,7 +132,7 @@ def _backoff(attempt: int, cap: float) -> None:
 
 
 class MongoStore:
-    """An :class:`~cora_bluesky.application.ports.EventStore` over one MongoDB database.
+    """Every store port of :mod:`cora_bluesky.application.ports` over one MongoDB database.
 
     Parameters
     ----------
@@ -162,6 +179,10 @@ class MongoStore:
             self.close()
             raise
 
+    @property
+    def location(self) -> str:
+        return self.uri
+
     @staticmethod
     def _require_transactions(client, host: str | None) -> None:
         hello = client.admin.command("hello")
@@ -182,7 +203,7 @@ class MongoStore:
             present = set(self.db.list_collection_names())
             for collection in ("events", "projections", "streams", *_LOGBOOKS):
                 # the server refuses non-finite values even if the core were bypassed
-                options = {"validator": _READINGS_VALIDATOR} if collection == "entries_run_readings" else {}
+                options = {"validator": _VALIDATORS[collection]} if collection in _VALIDATORS else {}
                 if collection not in present:
                     try:
                         self.db.create_collection(collection, **options)
@@ -216,6 +237,8 @@ class MongoStore:
         _check_projection(batch.projection)
         readings = [_check_reading(row) for row in batch.readings]
         steps = list(batch.steps)
+        for step in steps:
+            check_entry("entries_operation_procedure_steps", step)
         stamps: list[str] = []  # recorded_at of every try, to count what an earlier try wrote
         documents = [
             {
@@ -224,6 +247,7 @@ class MongoStore:
                 "version": batch.expected_version + offset,
                 "kind": batch.kind,
                 "event_type": event.event_type,
+                "type_version": event.type_version,
                 "payload": dict(event.payload),
                 "occurred_at": event.occurred_at,
                 "actor": event.actor,
@@ -347,22 +371,10 @@ class MongoStore:
         return 0 if last is None else last["version"]
 
     def _project(self, row: ProjectionRow, session=None) -> None:
-        document = {
-            "kind": row.kind,
-            "id": row.id,
-            "version": row.version,
-            "status": row.status,
-            "name": row.name,
-            "plan_id": row.plan_id,
-            "subject_id": row.subject_id,
-            "created_at": row.created_at,
-            "updated_at": row.updated_at,
-            "doc": dict(row.doc),
-            "refs": [_ref(kind, ident) for kind, ident in row.refs],
-        }
+        document = _projection_document(row)
         try:  # only a newer version replaces a projection (a copy may bring an older one)
             self.db.projections.replace_one(
-                {"_id": f"{row.kind}:{row.id}", "version": {"$lt": row.version}}, document, upsert=True,
+                {"_id": _key(row.kind, row.id), "version": {"$lt": row.version}}, document, upsert=True,
                 session=session,
             )
         except mongo_errors.DuplicateKeyError:
@@ -408,10 +420,10 @@ class MongoStore:
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
         with _served("read a projection"):
-            doc = self.db.projections.find_one({"_id": _text(f"{kind}:{aggregate_id}", "id")})
+            doc = self.db.projections.find_one({"_id": _text(_key(kind, aggregate_id), "id")})
             if doc is None:
                 return None
-            if doc["version"] != self._version(f"{kind}:{aggregate_id}"):
+            if doc["version"] != self._version(stream_of(kind, aggregate_id)):
                 return None  # a projection behind its stream (an older writer): the record folds it
             return _row(doc)
 
@@ -482,9 +494,9 @@ class MongoStore:
         """Write copied rows as they were (ids and timestamps kept); rows already present are skipped."""
         documents = [
             {"_id": ev.event_id, "stream_id": ev.stream_id, "version": ev.version, "kind": ev.kind,
-             "event_type": ev.event_type, "payload": dict(ev.payload), "occurred_at": ev.occurred_at,
-             "recorded_at": ev.recorded_at, "actor": ev.actor, "correlation_id": ev.correlation_id,
-             "causation_id": ev.causation_id}
+             "event_type": ev.event_type, "type_version": ev.type_version, "payload": dict(ev.payload),
+             "occurred_at": ev.occurred_at, "recorded_at": ev.recorded_at, "actor": ev.actor,
+             "correlation_id": ev.correlation_id, "causation_id": ev.causation_id}
             for ev in events
         ]
         with _served("take the copied rows"):
@@ -501,6 +513,43 @@ class MongoStore:
                         raise e.StoreConstraintError(f"the target refused copied rows: {failures[:1]}") from None
             for row in projections:
                 self._project(row)
+
+    # --- rebuilding projections -----------------------------------------------------------
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        # every stream starts at version 1: its first event names it once
+        with _served("list the streams"):
+            found = self.db.events.find({"version": 1}, projection={"stream_id": 1, "kind": 1}).sort("stream_id", 1)
+            return iter([(doc["kind"], doc["stream_id"]) for doc in found])
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        _check_projection(row)
+        document = _projection_document(row)
+
+        def replace(session) -> bool:
+            # the stream's lock document, as an append takes it: no append commits meanwhile
+            self.db.streams.update_one({"_id": stream_id}, {"$inc": {"rebuilds": 1}}, upsert=True, session=session)
+            if self._version(stream_id, session) != row.version:
+                return False  # appended to meanwhile: that append projected it
+            found = self.db.projections.find_one({"_id": _key(row.kind, row.id)}, session=session)
+            if found is not None and {k: v for k, v in found.items() if k != "_id"} == document:
+                return False
+            self.db.projections.replace_one({"_id": _key(row.kind, row.id)}, document, upsert=True, session=session)
+            return True
+
+        with _served("replace a projection"):
+            try:
+                if self._mock:
+                    with self._write_lock:
+                        return replace(None)
+                with self._client.start_session() as session:
+                    with session.start_transaction(write_concern=self.db.write_concern):
+                        changed = replace(session)
+                    return changed
+            except mongo_errors.OperationFailure as error:
+                if _is_write_conflict(error):
+                    return False  # an append holds the stream: it projects it
+                raise
 
     # --- idempotency keys ------------------------------------------------------------------
 
@@ -578,6 +627,27 @@ def _first_write_error(error: mongo_errors.BulkWriteError) -> mongo_errors.PyMon
     return error
 
 
+def _key(kind: str, aggregate_id: str) -> str:
+    """The ``_id`` of an aggregate's projection document."""
+    return f"{kind}:{aggregate_id}"
+
+
+def _projection_document(row: ProjectionRow) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "id": row.id,
+        "version": row.version,
+        "status": row.status,
+        "name": row.name,
+        "plan_id": row.plan_id,
+        "subject_id": row.subject_id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "doc": dict(row.doc),
+        "refs": [_ref(kind, ident) for kind, ident in row.refs],
+    }
+
+
 def _stored(doc: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         event_id=doc["_id"],
@@ -587,6 +657,7 @@ def _stored(doc: dict[str, Any]) -> StoredEvent:
         actor=doc["actor"],
         correlation_id=doc["correlation_id"],
         causation_id=doc.get("causation_id"),
+        type_version=doc.get("type_version", 1),  # written before event types had versions
         stream_id=doc["stream_id"],
         version=doc["version"],
         recorded_at=doc["recorded_at"],
@@ -616,15 +687,15 @@ def _check_projection(row: ProjectionRow | None) -> None:
     allowed = STATUSES.get(row.kind)
     if allowed is not None and row.status not in allowed:
         raise e.StoreConstraintError(f"{row.status!r} is not a {row.kind} status")
+    rule = NAME_RULES.get(row.kind)
+    if rule is not None and row.name is not None and not rule.low <= len(row.name) <= rule.high:
+        raise e.StoreConstraintError(f"a {row.kind} name must be {rule.low}-{rule.high} characters")
 
 
 def _check_reading(row: dict[str, Any]) -> dict[str, Any]:
     """The store's own copy of the logbook constraints, for a store without CHECK constraints."""
-    value, channel, units = row.get("value"), row.get("channel_name"), row.get("units")
+    value = row.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise e.StoreConstraintError(f"reading value {value!r} is not a finite number")
-    if not isinstance(channel, str) or not 1 <= len(channel) <= 255:
-        raise e.StoreConstraintError("channel_name must be 1-255 characters")
-    if units is not None and len(units) > 64:
-        raise e.StoreConstraintError("units must be at most 64 characters")
+    check_entry("entries_run_readings", row)
     return {**row, "value": float(value)}

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from cora_bluesky.application.aggregates import stream_id as stream_of
 from cora_bluesky.application.ports import Append, AppendResult, ListQuery, ProjectionRow, StoredEvent
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.form_types import BASELINE_FORM_TYPES, FormType
@@ -26,9 +27,13 @@ _STEP_COLUMNS = (
 #: logbook table -> its columns (a fixed set: table names never come from input)
 _LOGBOOKS = {"entries_run_readings": _READING_COLUMNS, "entries_operation_procedure_steps": _STEP_COLUMNS}
 _REF_CHUNK = 400
+_EVENT_COLUMNS = (
+    "stream_id, version, kind, event_id, event_type, type_version, payload, occurred_at, recorded_at, actor,"
+    " correlation_id, causation_id"
+)
 
 
-def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
+def _stored(row: Any, payload: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         event_id=row["event_id"],
         event_type=row["event_type"],
@@ -37,11 +42,18 @@ def _stored(row: Any, payload: dict[str, Any], kind: str = "") -> StoredEvent:
         actor=row["actor"],
         correlation_id=row["correlation_id"],
         causation_id=row["causation_id"],
+        type_version=row["type_version"],
         stream_id=row["stream_id"],
         version=row["version"],
         recorded_at=row["recorded_at"],
-        kind=kind,
+        kind=row["kind"],
     )
+
+
+def _projected(row: Any) -> tuple:
+    """The indexed columns of a projection row (a database row or a ``ProjectionRow``'s fields)."""
+    names = ("version", "status", "name", "plan_id", "subject_id", "created_at", "updated_at")
+    return tuple(row[name] for name in names)
 
 
 def _recorded_at() -> str:
@@ -86,7 +98,7 @@ class _Checkpointer:
 
 
 class SQLiteStore:
-    """An :class:`~cora_bluesky.application.ports.EventStore` over one SQLite file.
+    """Every store port of :mod:`cora_bluesky.application.ports` over one SQLite file.
 
     Parameters
     ----------
@@ -117,6 +129,10 @@ class SQLiteStore:
             # a commit that has to checkpoint the WAL waits for the database file to be synced;
             # the checkpointer thread does that instead, off every writer's path
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    @property
+    def location(self) -> str:
+        return self.path
 
     # --- schema -------------------------------------------------------------------------
 
@@ -200,9 +216,7 @@ class SQLiteStore:
                         stream_id=batch.stream_id,
                     )
                 conn.executemany(
-                    "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload,"
-                    " occurred_at, recorded_at, actor, correlation_id, causation_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             batch.stream_id,
@@ -210,6 +224,7 @@ class SQLiteStore:
                             batch.kind,
                             event.event_id,
                             event.event_type,
+                            event.type_version,
                             json.dumps(event.payload, allow_nan=False),
                             event.occurred_at,
                             recorded,
@@ -322,11 +337,7 @@ class SQLiteStore:
                 raise e.StoreError(f"the record is busy or unavailable: {error}") from None
 
     def load(self, stream_id: str) -> list[StoredEvent]:
-        rows = self._query(
-            "SELECT stream_id, version, event_id, event_type, payload, occurred_at, recorded_at, actor,"
-            " correlation_id, causation_id FROM events WHERE stream_id = ? ORDER BY version",
-            (stream_id,),
-        )
+        rows = self._query(f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version", (stream_id,))
         return [_stored(row, json.loads(row["payload"])) for row in rows]
 
     def get(self, kind: str, aggregate_id: str) -> ProjectionRow | None:
@@ -334,7 +345,7 @@ class SQLiteStore:
         rows = self._query(
             f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ? AND version ="
             " (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?)",
-            (kind, aggregate_id, f"{kind}:{aggregate_id}"),
+            (kind, aggregate_id, stream_of(kind, aggregate_id)),
         )
         return self._rows(rows)[0] if rows else None
 
@@ -448,13 +459,9 @@ class SQLiteStore:
 
     def dump_events(self) -> Iterator[StoredEvent]:
         """Every event of every stream, in append order."""
-        columns = (
-            "stream_id, version, kind, event_id, event_type, payload, occurred_at, recorded_at, actor,"
-            " correlation_id, causation_id"
-        )
-        for rows in self._chunks("events", columns):
+        for rows in self._chunks("events", _EVENT_COLUMNS):
             for row in rows:
-                yield _stored(row, json.loads(row["payload"]), row["kind"])
+                yield _stored(row, json.loads(row["payload"]))
 
     def dump_projections(self) -> Iterator[ProjectionRow]:
         for rows in self._chunks("projections", _PROJECTION_COLUMNS):
@@ -489,12 +496,12 @@ class SQLiteStore:
     def _import(self, events, projections, table, entries) -> None:
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO events (stream_id, version, kind, event_id, event_type, payload, occurred_at,"
-                " recorded_at, actor, correlation_id, causation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (event_id) DO NOTHING",
                 [
-                    (ev.stream_id, ev.version, ev.kind, ev.event_id, ev.event_type, json.dumps(ev.payload),
-                     ev.occurred_at, ev.recorded_at, ev.actor, ev.correlation_id, ev.causation_id)
+                    (ev.stream_id, ev.version, ev.kind, ev.event_id, ev.event_type, ev.type_version,
+                     json.dumps(ev.payload), ev.occurred_at, ev.recorded_at, ev.actor, ev.correlation_id,
+                     ev.causation_id)
                     for ev in events
                 ],
             )
@@ -506,6 +513,43 @@ class SQLiteStore:
                     self._project(conn, row)
             if entries:
                 self._entries(conn, table, _LOGBOOKS[table], entries, recorded=None)
+
+    # --- rebuilding projections -----------------------------------------------------------
+
+    def stream_ids(self) -> Iterator[tuple[str, str]]:
+        # every stream starts at version 1: its first event names it once
+        rows = self._query("SELECT kind, stream_id FROM events WHERE version = 1 ORDER BY stream_id")
+        return iter([(row["kind"], row["stream_id"]) for row in rows])
+
+    def replace_projection(self, stream_id: str, row: ProjectionRow) -> bool:
+        try:
+            with self._transaction() as conn:
+                current = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+                ).fetchone()[0]
+                if current != row.version:
+                    return False  # appended to meanwhile: that append projected it
+                found = conn.execute(
+                    f"SELECT {_PROJECTION_COLUMNS} FROM projections WHERE kind = ? AND id = ?", (row.kind, row.id)
+                ).fetchone()
+                refs = conn.execute(
+                    "SELECT ref_kind, ref_id FROM projection_refs WHERE kind = ? AND id = ?", (row.kind, row.id)
+                ).fetchall()
+                wanted = json.loads(json.dumps(row.doc, allow_nan=False))
+                if found is not None and (
+                    _projected(found) == _projected(row.__dict__)
+                    and json.loads(found["doc"]) == wanted
+                    and {tuple(ref) for ref in refs} == set(row.refs)
+                ):
+                    return False
+                # delete first: an upsert keeps created_at, which may be what is wrong
+                conn.execute("DELETE FROM projections WHERE kind = ? AND id = ?", (row.kind, row.id))
+                self._project(conn, row)
+                return True
+        except sqlite3.IntegrityError as error:
+            raise e.StoreConstraintError(f"the store refused the projection: {error}") from None
+        except sqlite3.OperationalError as error:
+            raise e.StoreError(f"the record is busy or unavailable: {error}") from None
 
     # --- idempotency keys ------------------------------------------------------------------
 

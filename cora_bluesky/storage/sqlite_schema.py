@@ -1,17 +1,43 @@
 """The SQLite schema, one list of statements per schema version.
 
 Constraints mirror the spec's table definitions: closed status sets, bounded channel names and
-units, finite reading values, and append-only event and logbook tables.
+units, finite reading values, and append-only event and logbook tables. Bounds and allowed
+values come from the domain's field rules (see :mod:`cora_bluesky.storage.constraints`). A file
+keeps the constraints it was created with: a changed rule needs a migration for existing files.
 """
 
 from __future__ import annotations
 
-from cora_bluesky.storage.constraints import STATUSES
+from cora_bluesky.domain.rules import ChoiceRule
+from cora_bluesky.storage.constraints import LOGBOOK_COLUMNS, NAME_RULES, STATUSES, Column
 
 
 def _one_of(kind: str) -> str:
     values = ", ".join(f"'{status}'" for status in sorted(STATUSES[kind]))
     return f"CHECK (kind <> '{kind}' OR status IN ({values}))"
+
+
+def _text(values) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def _check(column: str, rule: Column) -> str:
+    if isinstance(rule.rule, ChoiceRule):
+        test = f"{column} IN ({_text(rule.rule.allowed)})"
+    else:
+        test = f"length({column}) BETWEEN {rule.rule.low} AND {rule.rule.high}"
+    return f"CHECK ({column} IS NULL OR {test})" if rule.optional else f"CHECK ({test})"
+
+
+def _logbook(table: str, column: str) -> str:
+    return _check(column, LOGBOOK_COLUMNS[table][column])
+
+
+def _names() -> str:
+    return ",\n        ".join(
+        f"CHECK (kind <> '{kind}' OR length(name) BETWEEN {rule.low} AND {rule.high})"
+        for kind, rule in NAME_RULES.items()
+    )
 
 
 def _append_only(table: str) -> list[str]:
@@ -61,8 +87,7 @@ V1 = [
         {_one_of("subject")},
         {_one_of("asset")},
         {_one_of("plan")},
-        CHECK (kind NOT IN ('run', 'procedure', 'plan', 'method', 'subject', 'asset')
-               OR length(name) BETWEEN 1 AND 200),
+        {_names()},
         CHECK (kind <> 'run' OR plan_id IS NOT NULL)
     )""",
     "CREATE INDEX projections_keyset ON projections (kind, created_at, id)",
@@ -84,10 +109,10 @@ V1 = [
         logbook_id          TEXT NOT NULL,
         actor_id            TEXT NOT NULL,
         command_name        TEXT NOT NULL,
-        channel_name        TEXT NOT NULL CHECK (length(channel_name) BETWEEN 1 AND 255),
+        channel_name        TEXT NOT NULL {_logbook('entries_run_readings', 'channel_name')},
         value               REAL NOT NULL CHECK ({_FINITE}),
-        units               TEXT CHECK (units IS NULL OR length(units) <= 64),
-        sampling_procedure  TEXT NOT NULL,
+        units               TEXT {_logbook('entries_run_readings', 'units')},
+        sampling_procedure  TEXT NOT NULL {_logbook('entries_run_readings', 'sampling_procedure')},
         sampled_at          TEXT NOT NULL,
         occurred_at         TEXT NOT NULL,
         correlation_id      TEXT NOT NULL,
@@ -96,13 +121,13 @@ V1 = [
     )""",
     "CREATE INDEX entries_run_readings_run_sampled ON entries_run_readings (run_id, sampled_at)",
     *_append_only("entries_run_readings"),
-    """CREATE TABLE entries_operation_procedure_steps (
+    f"""CREATE TABLE entries_operation_procedure_steps (
         event_id        TEXT PRIMARY KEY,
         procedure_id    TEXT NOT NULL,
         logbook_id      TEXT NOT NULL,
         actor_id        TEXT NOT NULL,
         command_name    TEXT NOT NULL,
-        step_kind       TEXT NOT NULL CHECK (step_kind IN ('setpoint', 'action', 'check')),
+        step_kind       TEXT NOT NULL {_logbook('entries_operation_procedure_steps', 'step_kind')},
         payload         TEXT NOT NULL CHECK (json_valid(payload)),
         sampled_at      TEXT NOT NULL,
         occurred_at     TEXT NOT NULL,
@@ -132,5 +157,11 @@ V2 = [
     )""",
 ]
 
+# The version of each event's type (its payload's shape) as it was written; events written
+# before versions existed are version 1.
+V3 = [
+    "ALTER TABLE events ADD COLUMN type_version INTEGER NOT NULL DEFAULT 1 CHECK (type_version >= 1)",
+]
+
 #: MIGRATIONS[n] brings a database from schema version n to n + 1.
-MIGRATIONS: list[list[str]] = [V1, V2]
+MIGRATIONS: list[list[str]] = [V1, V2, V3]

@@ -63,7 +63,10 @@ def endpoint(row: Slice) -> Any:
         if row.idempotency in HEADERS:
             keyed = idempotency.Keyed.of(request, record, required=row.idempotency is Idempotency.REQUIRED)
         called = (request.method, request.url.path)
-        status, payload, replayed = perform(record, row, arguments, keyed=keyed, called=called, body=body)
+        keys = request.app.state.keys
+        status, payload, replayed = perform(
+            record, row, arguments, keyed=keyed, keys=keys, called=called, body=body
+        )
         if status == 204:
             return Response(status_code=204)
         headers = {"Idempotent-Replayed": "true"} if replayed else None

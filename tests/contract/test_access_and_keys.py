@@ -27,7 +27,7 @@ def test_a_token_authenticates_its_principal_until_revoked(record, people):
     assert record.authenticate(secret) == token
     assert token.role is Role.OPERATOR
     # only the hash is stored: the secret appears in no event and no projection
-    stored = str([event.payload for event in record.store.load(f"token:{token.id}")])
+    stored = str([event.payload for event in record.history("token", token.id)])
     assert secret not in stored and token.secret_hash in stored
     record.revoke_token(token.id)
     with pytest.raises(e.UnauthorizedError):
@@ -48,7 +48,7 @@ def test_tokens_are_listed_and_their_issuer_is_on_the_event(record, people):
     first, _ = record.issue_token(principal="ana", role="viewer")
     second, _ = record.issue_token(principal="bo", role="safety")
     assert [t.id for t in record.list_tokens().items] == [second.id, first.id]
-    assert {event.actor for event in record.store.load(f"token:{first.id}")} == {"tester"}
+    assert {event.actor for event in record.history("token", first.id)} == {"tester"}
 
 
 def test_a_key_is_claimed_once_then_settled(store):

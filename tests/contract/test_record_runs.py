@@ -24,7 +24,7 @@ def start(record, ids, **overrides):
 
 
 def event_count(record, kind, ident):
-    return len(record.store.load(f"{kind}:{ident}"))
+    return len(record.history(kind, ident))
 
 
 def test_start_run_returns_id_and_effective_parameters(record, ids):
@@ -310,7 +310,7 @@ def test_events_carry_principal_correlation_and_causation(record, ids):
     run = start(record, ids)
     record.register_principal(principal_id="alice", roles=["operator"])
     record.bound(principal="alice", correlation_id="session-9", causation_id="doc-uid-1").hold_run(run.id)
-    started, held = record.store.load(f"run:{run.id}")
+    started, held = record.history("run", run.id)
     assert started.actor == "tester" and started.correlation_id
     assert (held.actor, held.correlation_id, held.causation_id) == ("alice", "session-9", "doc-uid-1")
     assert held.event_type == "RunHeld" and held.version == 2

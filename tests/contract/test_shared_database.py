@@ -8,6 +8,7 @@ from support import build_beamline
 
 import cora_bluesky
 
+from cora_bluesky.application.aggregates import RUN
 from cora_bluesky.application.codec import encode, timestamp
 from cora_bluesky.application.ports import Append, NewEvent
 from cora_bluesky.domain import errors as e
@@ -50,7 +51,7 @@ def test_a_writer_that_died_before_projecting_is_folded_on_read(record):
     run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
     held = RunHeld(run.id, record.now())
     # the events reached the store, the projection never did
-    record.store.append(Append(f"run:{run.id}", "run", 1, [
+    record.store.append(Append(RUN.stream_id(run.id), "run", 1, [
         NewEvent("died-mid-write", "RunHeld", encode(held), timestamp(held.occurred_at), "crashed", "c")
     ]))
     assert record.get_run(run.id).status == "Held"
@@ -86,7 +87,7 @@ def test_eight_writers_adjusting_one_run_all_get_through(store_uri, record):
         thread.join()
     assert failures == []
     assert sorted(done) == [(n, i) for n in range(writers) for i in range(each)]
-    adjusted = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAdjusted"]
+    adjusted = [ev for ev in record.history("run", run.id) if ev.event_type == "RunAdjusted"]
     assert len(adjusted) == writers * each
     assert record.get_run(run.id).adjustment_count == writers * each
 
@@ -120,7 +121,7 @@ def test_readings_racing_a_completion_never_land_after_it(store_uri, record):
         thread.join(60)
         writer.close()
         assert refused and not thread.is_alive()
-        (completed,) = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunCompleted"]
+        (completed,) = [ev for ev in record.history("run", run.id) if ev.event_type == "RunCompleted"]
         stored = record.store.readings(run.id)
         assert len(stored) == sum(reported)  # every row reported written is stored, and no other
         late.append(sum(1 for found in stored if found["recorded_at"] > completed.recorded_at))

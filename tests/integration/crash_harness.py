@@ -98,13 +98,12 @@ def _lines(path: Path) -> int:
         return 0
 
 
-def _wait_for(condition, child, deadline: float, what: str) -> None:
-    while not condition():
-        if child.poll() is not None:
-            raise AssertionError(f"the session exited ({child.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the session never reached {what}")
-        time.sleep(0.01)
+def _wait_for(condition, child, timeout: float, what: str) -> None:
+    from support import wait_for  # the parent's helper: the child sessions never call this
+
+    wait_for(lambda: condition() or child.poll() is not None, timeout, f"the session to reach {what}")
+    if not condition():
+        raise AssertionError(f"the session exited ({child.returncode}) before {what}")
 
 
 def trials(uri: str, folder: Path, count: int, seed: int = 0, log=None) -> list[Path]:
@@ -119,14 +118,13 @@ def trials(uri: str, folder: Path, count: int, seed: int = 0, log=None) -> list[
         child = subprocess.Popen([sys.executable, __file__, uri, str(spool), str(truth), str(seed * 1000 + trial)],
                                  stdout=subprocess.PIPE, stderr=out, text=True)
         try:
-            deadline = time.monotonic() + 120
             if trial % 4 == 3:  # killed while it still replays what the sessions before left
                 kill_after = None
                 assert child.stdout.readline().strip() == "installed", "the session never installed cora"
                 threading.Event().wait(rng.uniform(0, 0.3))  # a random instant of the replay
             else:
                 kill_after = rng.randint(1, 400)
-                _wait_for(lambda: _lines(truth) >= kill_after, child, deadline, f"{kill_after} documents")
+                _wait_for(lambda: _lines(truth) >= kill_after, child, 120, f"{kill_after} documents")
             child.send_signal(signal.SIGKILL)
             child.wait(30)
         finally:

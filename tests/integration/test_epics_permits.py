@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import NOW
+from support import NOW, wait_for
 
 from cora_bluesky.domain.equipment import EnclosureState
 
@@ -37,18 +37,14 @@ def test_invalid_alarm_fails_closed(ioc, epics_permits):
 
 
 def test_a_killed_ioc_fails_closed(epics_permits):
-    import time
-
     from support import PSSIoc
 
     ioc = PSSIoc(spare_port=True)  # its own IOC: this test kills it
     assert epics_permits.permits([hutch(ioc, "A")])["A"].permitted
     ioc.stop()
 
-    deadline = time.monotonic() + 10
-    while epics_permits.permits([hutch(ioc, "A")])["A"].permitted:
-        assert time.monotonic() < deadline, "a dead IOC still reads as permitted"
-        time.sleep(0.2)
+    wait_for(lambda: not epics_permits.permits([hutch(ioc, "A")])["A"].permitted, 10,
+             "a dead IOC to read as not permitted", interval=0.2)
     assert "disconnected" in epics_permits.permits([hutch(ioc, "A")])["A"].detail
 
 

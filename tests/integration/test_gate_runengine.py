@@ -13,7 +13,7 @@ from bluesky import RunEngine
 from bluesky.utils import IllegalMessageSequence, Msg, RunEngineInterrupted
 from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
-from support import activate_clearance, perform
+from support import activate_clearance, perform, wait_for
 
 import cora_bluesky
 from cora_bluesky.domain import errors as e
@@ -285,17 +285,20 @@ def test_beam_dump_with_gated_resume(session, devices, clock):
     cora.supervisor(ring, floor=50, recheck=0.2, say=said.append)
     marks: dict[str, float] = {}
 
+    def refused_on_return() -> bool:
+        return any("RunClearanceCoverageMismatch" in line for line in said)
+
     def beamline_night():
-        while not any(name == "event" for name, _ in documents):
-            time.sleep(0.02)
+        wait_for(lambda: any(name == "event" for name, _ in documents), 30, "the first event")
         ring.put(0.0)                       # beam dump
-        time.sleep(0.3)
+        wait_for(lambda: record.list_runs(status="Held").items, 30, "the dump recorded as a hold")
         perform(record, "expire_clearance", first.id)   # the form runs out during the dump
         ring.put(100.0)                     # beam back, but the run must stay suspended
-        time.sleep(1.0)
+        wait_for(refused_on_return, 30, "the supervisor to refuse the resume")
         marks["held"] = len(documents)
-        time.sleep(0.5)
+        ring.put(100.0)                     # the supervisor checks the gates again, in this thread
         marks["still_held"] = len(documents)
+        marks["status"] = record.list_runs().items[0].status
         activate_clearance(record, subject_ids=[ids.subject])
         marks["activated"] = time.time()
 
@@ -304,7 +307,7 @@ def test_beam_dump_with_gated_resume(session, devices, clock):
     RE(bp.count([cam], num=20, delay=0.05), subject_id=ids.subject)
     night.join(timeout=10)
     assert marks["held"] == marks["still_held"], "documents were emitted while the gates failed"
-    assert any("RunClearanceCoverageMismatch" in line for line in said)
+    assert refused_on_return() and marks["status"] == "Held"
     events = [doc for name, doc in documents if name == "event"]
     assert {doc["seq_num"] for doc in events} == set(range(1, 21))
     assert max(doc["time"] for doc in events) > marks["activated"]
@@ -325,12 +328,13 @@ def test_a_killed_ioc_fails_closed(session, devices):
         RE(bp.count([mono]), cora_plan_id=plan.id)  # reads the live IOC: permitted
     finally:
         spare.stop()
-    deadline = time.monotonic() + 10
-    while True:
+
+    def refusal():
         try:
             RE(bp.count([mono]), cora_plan_id=plan.id)
         except (e.RunRequiresPermittedEnclosureError, e.RunEnclosureCoverageMismatchError) as refused:
-            assert refused.data["hutches"] == ["2-BM-C"] and "disconnected" in refused.message
-            break
-        assert time.monotonic() < deadline, "a dead PSS IOC still lets runs start"
-        time.sleep(0.3)
+            return refused
+        return None
+
+    refused = wait_for(refusal, 10, "a dead PSS IOC to stop runs from starting", interval=0.3)
+    assert refused.data["hutches"] == ["2-BM-C"] and "disconnected" in refused.message

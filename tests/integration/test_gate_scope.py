@@ -334,7 +334,7 @@ def test_a_device_joining_from_a_permitted_hutch_is_on_the_record(rig):
     RE, cora, record, ids, devices, documents = rig
     RE(per_shot_moving_rot(devices))
     (run,) = the_runs(cora, record)
-    joined = [ev for ev in record.store.load(f"run:{run.id}") if ev.event_type == "RunAssetsJoined"]
+    joined = [ev for ev in record.history("run", run.id) if ev.event_type == "RunAssetsJoined"]
     assert len(joined) == 1 and joined[0].payload["asset_ids"] == [ids.stage]
     assert joined[0].payload["devices"] == ["rot"] and joined[0].payload["enclosure_ids"] == [ids.hutch_b]
     assert run.status == "Completed" and ids.stage in run.asset_ids
@@ -427,7 +427,7 @@ def test_reassigned_hooks_are_chained_again_and_holds_still_recorded(rig):
         warnings.simplefilter("error")  # once, not at every run
         RE.resume()
     (run,) = the_runs(cora, record)
-    types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    types = [ev.event_type for ev in record.history("run", run.id)]
     assert types.count("RunHeld") == 1 and types.count("RunResumed") == 1 and run.status == "Completed"
     assert "paused" in seen_states and "open_run" in seen_msgs  # the profile's own hooks still run
 
@@ -520,16 +520,16 @@ def test_a_command_registered_over_the_gate_is_replaced_by_the_gate_again(rig, i
 def _suspend_once(RE, devices, documents, suspender, interlock):
     """Count; a helper thread trips ``suspender`` once the first event is out, then releases it."""
     import threading
-    import time
+
+    from support import wait_for
 
     def trip_and_release():
-        deadline = time.monotonic() + 30
-        while not any(name == "event" for name, _ in documents) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        interlock.put(1)
-        while not suspender.tripped and time.monotonic() < deadline:
-            time.sleep(0.01)
-        interlock.put(0)
+        try:
+            wait_for(lambda: any(name == "event" for name, _ in documents), 30, "the first event")
+            interlock.put(1)
+            wait_for(lambda: suspender.tripped, 30, "the suspender to trip")
+        finally:
+            interlock.put(0)  # whatever happened, the RunEngine does not stay suspended
 
     threading.Thread(target=trip_and_release, daemon=True).start()
     RE(bp.count([devices["mono"]], num=50, delay=0.02))
@@ -557,7 +557,7 @@ def test_a_reassigned_msg_hook_still_records_suspensions(rig):
     with pytest.warns(RuntimeWarning, match="RE.msg_hook was reassigned"):
         _suspend_once(RE, devices, documents, suspender, interlock)
     (run,) = the_runs(cora, record)
-    types = [ev.event_type for ev in record.store.load(f"run:{run.id}")]
+    types = [ev.event_type for ev in record.history("run", run.id)]
     assert run.status == "Completed" and types.count("RunHeld") == 1 and types.count("RunResumed") == 1
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pymongo
 import pytest
-from support import build_beamline
+from support import build_beamline, wait_for
 
 import cora_bluesky
 from cora_bluesky.application.ports import Append, ListQuery, NewEvent, ProjectionRow
@@ -118,7 +118,7 @@ def test_an_adjust_whose_acknowledgement_was_lost_is_recorded_once(uri, admin):
         with fail_point(admin, 1, ["commitTransaction"], **WRITE_CONCERN_ERROR):
             adjusted = record.adjust_run(run.id, parameter_patch={"exposure": 0.3}, reason="drift")
         assert adjusted.adjustment_count == 1
-        kinds = [s.event_type for s in record.store.load(f"run:{run.id}")]
+        kinds = [s.event_type for s in record.history("run", run.id)]
         assert kinds.count("RunAdjusted") == 1
         assert record.get_run(run.id) == adjusted
     finally:
@@ -279,7 +279,6 @@ def test_the_test_server_dies_with_the_process_that_started_it():
     import signal
     import subprocess
     import sys
-    import time
 
     from cora_bluesky.sim.wire_server import executable
 
@@ -292,8 +291,6 @@ def test_the_test_server_dies_with_the_process_that_started_it():
     )
     assert starter.returncode == -signal.SIGKILL
     pid = int(starter.stdout.split()[0])
-    deadline = time.monotonic() + 60
-
     def alive() -> bool:
         try:
             os.kill(pid, 0)
@@ -303,9 +300,7 @@ def test_the_test_server_dies_with_the_process_that_started_it():
             return False
 
     try:
-        while alive() and time.monotonic() < deadline:
-            time.sleep(0.1)  # polling the condition, bounded by the deadline
-        assert not alive()
+        wait_for(lambda: not alive(), 60, "the server to die with its starter", interval=0.1)
     finally:
         if alive():
             os.kill(pid, signal.SIGKILL)

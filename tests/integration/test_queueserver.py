@@ -10,10 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from support import wait_for
 
 from support import perform, staff
 import cora_bluesky
@@ -71,15 +71,17 @@ def queueserver(tmp_path, ioc):
     )
     RM.user, RM.user_group = "qs-alice", "primary"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def answering() -> bool:
             try:
                 RM.status()
-                break
+                return True
             except Exception:
-                if manager.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"RE Manager did not start: {(tmp_path / 'manager.log').read_text()[-3000:]}")
-                time.sleep(0.5)
+                if manager.poll() is not None:
+                    pytest.fail(f"RE Manager exited: {(tmp_path / 'manager.log').read_text()[-3000:]}")
+                return False
+
+        wait_for(answering, 60, "the RE Manager to answer", interval=0.5)
         RM.environment_open()
         RM.wait_for_idle(timeout=120)
         assert RM.status()["worker_environment_exists"], (tmp_path / "manager.log").read_text()[-3000:]
@@ -124,9 +126,9 @@ def test_queued_plans_are_gated_and_recorded(queueserver, ioc):
     scan.meta = {"operator": "qs-alice", "subject_id": sample.id}
     assert _run(RM, scan)["result"]["exit_status"] == "completed", log.read_text()[-3000:]
 
-    deadline = time.monotonic() + 30
-    while any(run.status == "Running" for run in record.list_runs().items) and time.monotonic() < deadline:
-        time.sleep(0.2)  # the worker's recorder writes a moment after the queue goes idle
+    # the worker's recorder writes a moment after the queue goes idle
+    wait_for(lambda: not any(run.status == "Running" for run in record.list_runs().items), 30,
+             "the worker's recorder to close both runs", interval=0.2)
     runs = {run.name: run for run in record.list_runs().items}
     assert set(runs) == {"dark_field", "tomo_scan"}
     assert all(run.status == "Completed" and run.triggered_by == "qs-alice" for run in runs.values())

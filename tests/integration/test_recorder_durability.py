@@ -17,7 +17,7 @@ import pytest
 from bluesky import RunEngine, SupplementalData
 from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
-from support import SOFT_SIGNALS, build_beamline
+from support import SOFT_SIGNALS, build_beamline, wait_for
 
 import cora_bluesky
 from cora_bluesky.callbacks import spool as spooling
@@ -29,10 +29,7 @@ TRIALS = int(os.environ.get("CORA_CRASH_TRIALS", "8"))
 
 
 def wait_until(condition, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.01)
+    wait_for(condition, timeout, what)
 
 
 def beamline_record(path: Path):

@@ -40,6 +40,11 @@ ALLOWED = {
     ("POST", "/methods"): ADMIN,
     ("POST", "/plans"): ADMIN,
     ("POST", "/plans/{plan_id}/deprecate"): ADMIN,
+    ("POST", "/plans/{plan_id}/revise"): ADMIN,
+    ("POST", "/methods/{method_id}/revise"): ADMIN,
+    ("POST", "/enclosures/{enclosure_id}/pvs"): ADMIN,
+    ("POST", "/assets/{asset_id}/devices"): ADMIN,
+    ("POST", "/assets/{asset_id}/family"): ADMIN,
     ("POST", "/tokens"): ADMIN,
     ("GET", "/tokens"): ADMIN,
     ("POST", "/tokens/{token_id}/revoke"): ADMIN,
@@ -119,7 +124,7 @@ def test_without_a_valid_token_every_path_is_401(served):
 
 def test_the_principal_comes_from_the_token_not_from_the_client(served):
     answer = served.call("POST", "/subjects", json={"name": "sn-1"}, headers={"X-Principal-Id": "someone-else"})
-    events = served.record.store.load(f"subject:{answer.json()['id']}")
+    events = served.record.history("subject", answer.json()['id'])
     assert [event.actor for event in events] == ["operator-1"]
 
 

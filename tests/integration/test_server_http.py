@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from support import wait_for
 
 from cora_bluesky.cli import main
 from cora_bluesky.sim.loopback import free_port
@@ -54,17 +54,20 @@ def server(tmp_path, capsys):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def answering() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"cora serve exited: {process.stdout.read().decode()[-2000:]}")
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{base}/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"cora serve did not come up: {process.stdout.read().decode()[-2000:]}")
-        time.sleep(0.2)
+            return False
+
+    try:
+        wait_for(answering, 60, "cora serve to answer /health", interval=0.2)
+    except AssertionError:
+        process.kill()
+        raise
     yield base, tokens, uri
     process.terminate()
     try:
@@ -148,4 +151,4 @@ def test_a_whole_run_lifecycle_over_http(server):
     import cora_bluesky
 
     with cora_bluesky.connect(uri) as record:
-        assert {event.actor for event in record.store.load(f"run:{run}")} == {"operator-ana"}
+        assert {event.actor for event in record.history("run", run)} == {"operator-ana"}

@@ -8,7 +8,7 @@ from cora_bluesky.application.messages import StartRunIn
 
 
 def run_events(served, run_id):
-    return [event.event_type for event in served.record.store.load(f"run:{run_id}")]
+    return [event.event_type for event in served.record.history("run", run_id)]
 
 
 def body(served, **fields):
@@ -84,7 +84,7 @@ def crashed_claim(served, clock, key: str, payload: dict, *, wrote: bool) -> str
     """A claim left by a server that died, having written the run (``wrote``) or not."""
     scoped = idempotency.scoped_key("operator-1", key)
     fingerprint = idempotency.request_fingerprint("POST", "/runs", StartRunIn(**payload))
-    served.record.store.claim_key(scoped, fingerprint, timestamp(clock.current))
+    served.app.state.keys.claim_key(scoped, fingerprint, timestamp(clock.current))
     if wrote:
         acting = served.record.bound(principal="operator-1", correlation_id=idempotency.derived_correlation(scoped))
         acting.start_run(**payload, run_id=idempotency.derived_id(scoped))

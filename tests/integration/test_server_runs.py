@@ -20,7 +20,7 @@ def test_a_refused_start_names_what_is_missing_and_writes_nothing(served):
     assert refused.body["error"] == "RunRequiresActiveClearance"
     assert "clearance" in refused.body["message"]
     assert served.call("GET", "/runs", "viewer").json() == {"items": [], "next": None}
-    assert served.record.store.load(f"run:{refused.body['run_id']}") == []
+    assert served.record.history("run", refused.body['run_id']) == []
 
 
 def test_a_clearance_not_yet_in_force_is_a_coverage_mismatch(served):
@@ -56,7 +56,7 @@ def test_an_accepted_start_resolves_parameters_and_acts_as_the_token(served):
     assert started.body["effective_parameters"] == {"exposure": 0.2, "angles": 180}
     run = served.call("GET", f"/runs/{started.id}", "viewer").json()
     assert run["triggered_by"] == "operator:opid:42" and run["subject_id"] == served.ids.subject
-    assert {event.actor for event in served.record.store.load(f"run:{started.id}")} == {"operator-1"}
+    assert {event.actor for event in served.record.history("run", started.id)} == {"operator-1"}
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_the_lifecycle_and_its_refusals(served, clock):
     )
     for verb, error in (("abort", "RunCannotAbort"), ("stop", "RunCannotStop"), ("truncate", "RunCannotTruncate")):
         assert post(verb, json={"reason": "too late"}).json()["error"] == error
-    assert [ev.event_type for ev in served.record.store.load(f"run:{run}")] == [
+    assert [ev.event_type for ev in served.record.history("run", run)] == [
         "RunStarted",
         "RunHeld",
         "RunResumed",

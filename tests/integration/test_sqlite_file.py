@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 
 import pytest
-from support import build_beamline, staff
+from support import build_beamline, staff, wait_for
 
 import cora_bluesky
 from cora_bluesky.domain import errors as e
@@ -51,7 +51,7 @@ def test_two_processes_write_one_run_without_losing_anything(uri):
         assert worker.exitcode == 0
     final = record.get_run(run.id)
     assert final.adjustment_count == 2 * ROUNDS
-    events = record.store.load(f"run:{run.id}")
+    events = record.history("run", run.id)
     assert [ev.version for ev in events] == list(range(1, len(events) + 1))
     assert {ev.actor for ev in events[2:]} == {"re", "server"}
     assert len(record.list_run_readings(run.id)) == 2 * ROUNDS * 10
@@ -127,7 +127,14 @@ def test_unknown_uris_are_refused(uri):
 
 def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
     import os
-    import time
+    import struct
+
+    def checkpointed() -> bool:
+        # the wal-index: mxFrame (frames in the WAL) at byte 16, nBackfill (frames copied back) at 96
+        with open(f"{path}-shm", "rb") as shm:
+            index = shm.read(100)
+        frames, backfilled = struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
+        return backfilled >= frames
 
     record = staff(cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True})))
     path = sqlite_path(uri)
@@ -136,7 +143,7 @@ def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
     for round_ in range(6):
         for n in range(300):
             record.register_subject(name=f"sample {round_}-{n}")
-        time.sleep(1.2)  # the checkpointer runs every half second
+        wait_for(checkpointed, 30, "the checkpointer to copy the WAL back")
         sizes.append(os.path.getsize(f"{path}-wal"))
     record.close()
     # frames are reused once checkpointed: without the checkpointer the WAL grows every round

@@ -13,7 +13,8 @@ from cora_bluesky.domain import errors as e
 #: make, and the record's own plumbing (authentication, authorization, the first administrator)
 LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
-    "check_run_gates", "clearances_covering", "close", "find_plan", "get_token", "now", "stale_runs",
+    "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
+    "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
     "acting_roles", "authorize", "bootstrap",
 }
 
