@@ -48,7 +48,7 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     say("== A sample and its safety form")
     for earlier in _every(record.list_clearances, status="Active"):
         if earlier.title == ESAF_TITLE:  # left in force by an earlier demo that did not finish
-            record.expire_clearance(earlier.id)
+            officer.expire_clearance(earlier.id)
     sample = record.register_subject(name="sn-2024-038 battery cathode")
     record.mount_subject(sample.id)
     esaf = record.register_clearance(
@@ -91,8 +91,8 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     lost = _killed_scan(record, startup_dir, sample.id, say)
     cora.flush(30)
 
-    record.expire_clearance(esaf.id)
-    say("   the beamtime ends: ESAF 271828 expires")
+    officer.expire_clearance(esaf.id)
+    say(f"   the beamtime ends: {SAFETY_OFFICER} expires ESAF 271828")
 
     say("\n== The record (this session)")
     for run in reversed([run for run in _every(record.list_runs) if run.id not in known["runs"]]):

@@ -59,7 +59,7 @@ def add_commands(commands: Any) -> None:
 
     def verb(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
         parser = verbs.add_parser(name, help=help)
-        parser.add_argument("--uri", help="record URI (default: $CORA_URI or the user's record)")
+        parser.add_argument("--uri", default=argparse.SUPPRESS, help="record URI (default: $CORA_URI or the user's record)")
         parser.add_argument(
             "--as", dest="acting_as", metavar="NAME", help="act as this principal (default: the login name)"
         )

@@ -38,6 +38,10 @@ class PrincipalCommands(RecordCore):
     def list_principals(self, *, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(PRINCIPAL, limit=limit, cursor=cursor)
 
+    def has_principals(self) -> bool:
+        """Whether the record holds any principal (a new record holds none until bootstrapped)."""
+        return bool(self._page(PRINCIPAL, limit=1, cursor=None).items)
+
     def bootstrap(self, *, roles: Iterable[str] = (Role.ADMIN.value,)) -> PrincipalState:
         """Register the acting principal as the first administrator of a record holding none.
 
@@ -54,7 +58,7 @@ class PrincipalCommands(RecordCore):
         wanted = pr.roles(roles)
         if Role.ADMIN not in wanted:
             raise e.InvalidPrincipalRolesError("the first principal of a record is an administrator", field="roles")
-        if self._page(PRINCIPAL, limit=1, cursor=None).items:
+        if self.has_principals():
             raise e.RecordAlreadyBootstrappedError(
                 "this record already has principals; an administrator registers more", principal_id=self.principal
             )

@@ -15,7 +15,7 @@ LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
     "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
     "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
-    "acting_roles", "authorize", "bootstrap",
+    "acting_roles", "authorize", "bootstrap", "has_principals",
 }
 
 
