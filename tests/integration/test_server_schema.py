@@ -22,8 +22,8 @@ SEMANTIC = {
     # lone surrogate, which their schema (any object) does not state
     **{
         operation: "a free-form JSON object holds text that reads back"
-        for operation in ("POST /runs", "POST /runs/{run_id}/adjust", "POST /plans",
-                          "POST /procedures/{procedure_id}/steps")
+        for operation in ("POST /runs", "POST /runs/{run_id}/adjust", "POST /plans", "POST /plans/{plan_id}/revise",
+                          "POST /methods/{method_id}/revise", "POST /procedures/{procedure_id}/steps")
     },
 }
 
