@@ -10,6 +10,11 @@ once the store took it, so an item is retried (with backoff, logged once per out
 long as the store raises :class:`~cora_bluesky.domain.errors.StoreError`; an item the record
 refuses is counted and reported, never retried. The spool is acknowledged whenever no run is
 open, so a replay starts at a run's start document and understands its descriptors again.
+
+The recorder thread also folds each run's documents into their digest (see
+:mod:`cora_bluesky.domain.digest`) and seals it on the Run's dataset link as the run ends. The
+spool keeps only what the record needs (no values of streams that are not readings), so a run
+replayed from a spool is linked but not sealed: its digest would be a guess.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ import threading
 import time
 from datetime import datetime, timezone
 from numbers import Real
-from typing import Any
+from typing import Any, Callable
 
 from event_model import DocumentRouter, unpack_event_page
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.digest import CANONICAL_FORM, RunDigest
 from cora_bluesky.domain.rules import REASON_LENGTH
 from cora_bluesky.plans.stubs import STEPS_STREAM
 
@@ -87,13 +93,30 @@ def units_of(meta: dict) -> str | None:
     return units.strip() or None if isinstance(units, str) else units
 
 
+def _snapshot(name: str, doc: dict) -> dict:
+    """A shallow copy of a document, its per-key mappings (and a page's columns) copied too:
+    cheap on the RunEngine's thread, and safe from a subscriber that edits documents in place."""
+    copied = dict(doc)
+    if name == "event":
+        copied["data"], copied["timestamps"] = dict(doc.get("data", {})), dict(doc.get("timestamps", {}))
+    elif name == "event_page":
+        for part in ("data", "timestamps"):
+            copied[part] = {key: list(values) for key, values in doc.get(part, {}).items()}
+        copied["seq_num"], copied["time"] = list(doc.get("seq_num", ())), list(doc.get("time", ()))
+    return copied
+
+
 class _Run:
     """What a fold knows about one open Bluesky run."""
 
-    def __init__(self, kind: str, ident: str, started: float) -> None:
+    def __init__(self, kind: str, ident: str, started: float, uid: str = "") -> None:
         self.kind = kind
         self.ident = ident
         self.started = started
+        self.uid = uid
+        #: the digest of its documents while the fold sees all of them, closed by the stop
+        self.digest: RunDigest | None = None
+        self.digest_open = False
         self.streams: dict[str, str] = {}  # descriptor uid -> stream name
         self.units: dict[str, dict[str, str | None]] = {}
         self.seen: dict[str, set] = {}  # stream name -> identities of the events it counted
@@ -106,9 +129,10 @@ class _Run:
 class _Fold(DocumentRouter):
     """One session's stream of items folded into the record; a replayed spool gets its own."""
 
-    def __init__(self, recorder: "CoraRecorder") -> None:
+    def __init__(self, recorder: "CoraRecorder", *, live: bool = False) -> None:
         super().__init__()
         self.recorder = recorder
+        self.live = live  # items carry whole documents (a replayed spool has compact ones)
         self.record = recorder.record
         self.runs: dict[str, _Run] = {}
         self.ending: str | None = None
@@ -216,18 +240,28 @@ class _Fold(DocumentRouter):
         if not ident:
             return
         kind = "run" if doc.get("cora_run_id") else "procedure"
-        run = _Run(kind, ident, doc.get("time", self._at))
+        run = _Run(kind, ident, doc.get("time", self._at), doc["uid"])
         state = self.record.get_run(ident) if kind == "run" else self.record.get_procedure(ident)
         run.ended = str(state.status) in TERMINAL
         if kind == "run" and not run.ended and not any(d.start_uid == doc["uid"] for d in state.datasets):
+            scan_id = doc.get("scan_id")
             self._bound(self._at).link_run_dataset(
-                ident, start_uid=doc["uid"], uri=self.recorder.dataset_uri.format(uid=doc["uid"])
+                ident,
+                start_uid=doc["uid"],
+                uri=self.recorder.link(doc["uid"]),
+                scan_id=scan_id if isinstance(scan_id, int) and not isinstance(scan_id, bool) and scan_id >= 0
+                else None,
             )
+        if kind == "run" and not run.ended and self.live:
+            run.digest, run.digest_open = RunDigest(), True
+            run.digest.add("start", doc)
         self.runs[doc["uid"]] = run
 
     def descriptor(self, doc):
         run = self.runs.get(doc["run_start"])
         if run is not None:
+            if run.digest_open:
+                run.digest.add("descriptor", doc)
             run.streams[doc["uid"]] = doc.get("name", "")
             run.units[doc["uid"]] = {key: units_of(meta) for key, meta in doc.get("data_keys", {}).items()}
 
@@ -246,6 +280,8 @@ class _Fold(DocumentRouter):
         run = self._run_of(doc["descriptor"])
         if run is None:
             return
+        if run.digest_open:
+            run.digest.add("event", doc)  # a re-emission too: the digest keeps the last
         stream = run.streams[doc["descriptor"]]
         if stream == STEPS_STREAM:
             if not run.ended:
@@ -327,7 +363,11 @@ class _Fold(DocumentRouter):
         }
 
     def stop(self, doc):
-        if doc.get("run_start") in self.runs:
+        run = self.runs.get(doc.get("run_start"))
+        if run is not None:
+            if run.digest_open:  # what comes after the stop is not part of the run's documents
+                run.digest.add("stop", doc)
+                run.digest_open = False
             self.stopped[doc["run_start"]] = doc  # ended with the next item that is not its event
 
     def _end(self, run: _Run, doc: dict) -> None:
@@ -335,6 +375,11 @@ class _Fold(DocumentRouter):
         state = record.get_run(run.ident) if run.kind == "run" else record.get_procedure(run.ident)
         if str(state.status) in TERMINAL:
             return  # already ended: by this stop before a crash, or by a person
+        if run.kind == "run" and run.digest is not None:
+            ref = next((d for d in state.datasets if d.start_uid == run.uid), None)
+            if ref is not None and ref.digest is None:
+                record.seal_run_dataset(run.ident, start_uid=run.uid, digest=run.digest.hexdigest,
+                                        canonical_form=CANONICAL_FORM, documents=run.digest.documents)
         if run.kind == "run" and state.summary is None:
             record.summarize_run(run.ident, self._summary(run, doc))
         if run.refusal is not None:  # whether the plan caught the refusal or not
@@ -374,9 +419,9 @@ class CoraRecorder:
     ----------
     record : cora_bluesky.Record
         Where runs, procedures and readings are recorded.
-    dataset_uri : str
+    dataset_uri : str or callable
         How a user resolves a Bluesky run, with ``{uid}`` for its start uid (for example a
-        tiled or databroker address).
+        Tiled address), or a function from the start uid to its link (``DataCatalog.link``).
     spool : Spool, optional
         This session's spool; what earlier sessions left in its folder is replayed first.
     retry : float
@@ -391,10 +436,12 @@ class CoraRecorder:
         Times the store became unavailable (each logged once, with its end).
     """
 
-    def __init__(self, record, *, dataset_uri: str = "bluesky://run/{uid}", spool=None,
+    def __init__(self, record, *, dataset_uri: str | Callable[[str], str] = "bluesky://run/{uid}", spool=None,
                  retry: float = RETRY_FIRST) -> None:
         self.record = record
-        self.dataset_uri = dataset_uri
+        self.link: Callable[[str], str] = (
+            dataset_uri if callable(dataset_uri) else lambda uid: dataset_uri.format(uid=uid)
+        )
         self.spool = spool
         self.retry = retry
         self.failures = 0
@@ -404,7 +451,7 @@ class CoraRecorder:
         self._queue: "queue.Queue[tuple]" = queue.Queue()
         self._lock = threading.Lock()
         self._streams: dict[str, str] = {}  # descriptor uid -> stream name, to spool compactly
-        self._live = _Fold(self)
+        self._live = _Fold(self, live=True)
         self._last: int | None = None  # offset of the last item folded and not acknowledged
         self._worker = threading.Thread(target=self._work, name="cora-recorder", daemon=True)
         self._worker.start()
@@ -413,7 +460,11 @@ class CoraRecorder:
 
     def __call__(self, name: str, doc: dict) -> None:
         try:
-            self._take(["document", name, self._compact(name, doc), time.time()])
+            now = time.time()
+            compact = self._compact(name, doc)
+            # the spool keeps what the record needs; the worker also gets the whole document
+            # for the digest (copied where a later subscriber could change it in place)
+            self._take(["document", name, compact, now], ["document", name, _snapshot(name, doc), now])
         except Exception:  # the RunEngine is never failed by its recorder
             log.exception("cora recorder could not take a %s document", name)
 
@@ -432,12 +483,12 @@ class CoraRecorder:
         """The operator's words for the stop or abort under way (see ``Cora.stop``/``Cora.abort``)."""
         self._take(["reason", ending, reason, time.time()])
 
-    def _take(self, item: list) -> None:
+    def _take(self, item: list, whole: list | None = None) -> None:
         # spooling and queueing under one lock: the queue is in spool order, so an
         # acknowledged offset never passes an item that is not recorded yet
         with self._lock:
             offset = self.spool.append(item) if self.spool is not None else None
-            self._queue.put((item, offset))
+            self._queue.put((whole or item, offset))
 
     def _compact(self, name: str, doc: dict) -> dict:
         """What the record needs of a document: events of streams that are not readings or

@@ -7,7 +7,7 @@ Importing this package is light: no database is opened and no network is touched
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from cora_bluesky.application.ports import PermitSource
 from cora_bluesky.application.record import Record
@@ -26,6 +26,7 @@ def connect(
     permits: PermitSource | None = None,
     principal: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    catalog: Any = None,
 ) -> Record:
     """Open the record a URI names.
 
@@ -41,13 +42,19 @@ def connect(
         Who acts; by default the operating-system user.
     clock : callable, optional
         Returns the current time as an aware datetime (tests pin it).
+    catalog : optional
+        The beamline's catalog of Bluesky runs, where :meth:`Record.open_data` and
+        :meth:`Record.verify_run_data` read a Run's data: a Tiled node, a databroker v2 catalog
+        or a Tiled address. By default each link is opened by its own URI when it is a Tiled
+        address.
 
     Returns
     -------
     Record
     """
+    from cora_bluesky.catalogs import UriCatalog, as_catalog
     from cora_bluesky.storage import default_uri, open_store
 
     store = open_store(uri or default_uri())
     options = {"clock": clock} if clock is not None else {}
-    return Record(store, permits=permits, principal=principal, **options)
+    return Record(store, permits=permits, principal=principal, catalog=as_catalog(catalog) or UriCatalog(), **options)

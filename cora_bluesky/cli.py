@@ -97,6 +97,25 @@ def _stale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    import cora_bluesky
+    from cora_bluesky import console
+    from cora_bluesky.catalogs import UriCatalog
+
+    options = {"api_key": args.api_key} if args.api_key else {}
+    if args.catalog:
+        from tiled.client import from_uri
+
+        catalog = from_uri(args.catalog, **options)
+    else:
+        catalog = UriCatalog(**options)
+    with cora_bluesky.connect(args.uri, catalog=catalog) as record:
+        lines, ok = console.verify_run(record, args.run)
+    print("\n".join(lines))
+    print("the catalog holds the documents the run recorded" if ok else "NOT VERIFIED")
+    return 0 if ok else 1
+
+
 def _truncate(args: argparse.Namespace) -> int:
     import cora_bluesky
 
@@ -223,7 +242,8 @@ def _listing(kind: str):
         from cora_bluesky import console
 
         filters = {key: getattr(args, key) for key in ("status", "plan_id", "subject_id", "created_from",
-                                                         "created_before") if getattr(args, key, None) is not None}
+                                                         "created_before", "start_uid", "scan_id", "external_ref")
+                   if getattr(args, key, None) is not None}
         with cora_bluesky.connect(args.uri) as record:
             listing = getattr(record, f"list_{kind}s")
             page = listing(limit=args.limit, cursor=args.cursor, **filters)
@@ -314,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if kind == "run":
             listing.add_argument("--plan-id", dest="plan_id")
             listing.add_argument("--subject-id", dest="subject_id")
+            listing.add_argument("--start-uid", dest="start_uid", help="holding this Bluesky run")
+            listing.add_argument("--scan-id", dest="scan_id", type=int, help="holding a Bluesky run of this scan_id")
+            listing.add_argument("--external-ref", dest="external_ref", help="carrying this reference (scheme:id)")
         if kind != "clearance":
             listing.add_argument("--created-from", dest="created_from", type=_instant, help="ISO 8601 with a zone")
             listing.add_argument("--created-before", dest="created_before", type=_instant, help="ISO 8601 with a zone")
@@ -335,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="a value for ${NAME} in PV names (repeat)")
         _uri_option(step)
         step.set_defaults(handler=_model)
+    verify = runs.add_parser("verify", help="check that the catalog still holds the documents the run recorded")
+    verify.add_argument("run", help="the run id")
+    verify.add_argument("--catalog", help="the Tiled address of the catalog (default: each link's own address)")
+    verify.add_argument("--api-key", default=os.environ.get("TILED_API_KEY"),
+                        help="the catalog's API key (default: $TILED_API_KEY)")
+    _uri_option(verify)
+    verify.set_defaults(handler=_verify)
     stale = runs.add_parser("stale", help="list open runs with no recorded activity for a while")
     stale.add_argument("--older-than", type=_duration, default=timedelta(hours=2), help="idle time (default 2h)")
     _uri_option(stale)

@@ -39,7 +39,10 @@ def _what(event: str, d: dict[str, Any]) -> str | None:
         case "RunAssetsJoined":
             return f"joined by {', '.join(d.get('devices') or d.get('asset_ids') or [])}"
         case "RunDatasetLinked":
-            return f"data at {d.get('uri')}"
+            scan = f" (scan {d['scan_id']})" if d.get("scan_id") is not None else ""
+            return f"data at {d.get('uri')}{scan}"
+        case "RunDatasetSealed":
+            return f"data sealed: {d.get('documents')} document(s), sha256 {str(d.get('digest'))[:16]}..."
         case "RunSummarized" | "RunReadingLogbookOpened" | "ProcedureStepsLogbookOpened":
             return None
         case "RunTruncated" | "ProcedureTruncated":
@@ -87,10 +90,28 @@ def show_run(record, run_id: str) -> list[str]:
         revision = record.get_calibration(revision_id)
         units = f" {revision.units}" if revision.units else ""
         lines.append(f"  {revision.quantity} = {revision.value}{units} (revision {revision.id})")
-    lines.append("data: " + (", ".join(d.uri for d in run.datasets) or "not linked"))
+    lines.append("data:" + ("" if run.datasets else " not linked"))
+    for d in run.datasets:
+        scan = f"scan {d.scan_id}, " if d.scan_id is not None else ""
+        sealed = f"sha256 {d.digest} over {d.documents} document(s)" if d.digest else "no digest recorded"
+        lines.append(f"  {d.uri}  ({scan}start uid {d.start_uid}; {sealed})")
     if run.summary:
         lines.append(f"summary: {dict(run.summary)}")
     return lines
+
+
+def verify_run(record, run_id: str) -> tuple[list[str], bool]:
+    """Whether the catalog still holds each linked Bluesky run's documents; the lines and the verdict."""
+    lines, ok = [], True
+    for found in record.verify_run_data(run_id):
+        ok = ok and found.ok
+        lines.append(f"{found.start_uid}  {found.verdict.value}  {found.uri}")
+        if found.recorded or found.found:
+            lines.append(f"  recorded sha256 {found.recorded or '-'}")
+            lines.append(f"  catalog  sha256 {found.found or '-'}")
+        if found.why:
+            lines.append(f"  {found.why}")
+    return lines, ok
 
 
 def show_procedure(record, procedure_id: str) -> list[str]:

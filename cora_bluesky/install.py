@@ -104,7 +104,7 @@ def default_spool(record: Record) -> Path:
 
 def install(RE, record: Record | str | None = None, *, permits: PermitSource | None = None,
             principal: str | None = None, spool: str | Path | None = None,
-            dataset_uri: str = "bluesky://run/{uid}", record_documents: bool = True,
+            dataset_uri: str = "bluesky://run/{uid}", catalog: Any = None, record_documents: bool = True,
             outside_hutches: Iterable[str] = (), gate_outside_runs: bool = False) -> Cora:
     """Wire cora-bluesky into a RunEngine and return its handle.
 
@@ -131,7 +131,13 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gone spooled but did not record is replayed now.
     dataset_uri : str
         How a user resolves a Bluesky run from its start uid (``{uid}``), recorded on each Run
-        as its dataset of record (for example ``"tiled://host/raw/{uid}"``).
+        as its dataset of record when no ``catalog`` is given (for example
+        ``"http://tiled:8000/api/v1/metadata/raw/{uid}"``).
+    catalog : optional
+        The catalog the beamline writes its runs to: a Tiled client node (the one its
+        ``TiledWriter`` writes to), a databroker v2 catalog, or a Tiled address. Each Run then
+        links its Bluesky runs where that catalog resolves them, and the record reads them
+        back there (``record.open_data``, ``cora runs verify``).
     record_documents : bool
         ``False`` when ``cora record --zmq`` folds the documents in another process: this
         RunEngine then only gates (its start documents still carry ``cora_run_id``). A remote
@@ -157,6 +163,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     """
     from cora_bluesky import connect
     from cora_bluesky.callbacks.recorder import CoraRecorder
+    from cora_bluesky.catalogs import UriCatalog, as_catalog
     from cora_bluesky.callbacks.spool import Spool
     from cora_bluesky.plans.commands import CoraCommands
     from cora_bluesky.plans.gate import CoraGate
@@ -179,6 +186,10 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         # the gate and the recorder act as this principal: it must be an operator, checked now
         # rather than at the first run (the record checks it again for every command)
         record.authorize(Duty.OPERATE)
+        data = as_catalog(catalog)
+        if data is not None:
+            record = record.bound(catalog=data)
+        links = data if data is not None else UriCatalog(dataset_uri)
         gate = CoraGate(record, RE, principal=principal, outside_hutches=outside_hutches,
                         outside_runs=gate_outside_runs)
         gate.attach(RE)
@@ -186,7 +197,7 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
         gate.before_run.append(states.ensure)
         recorder = None
         if record_documents:
-            recorder = CoraRecorder(record, dataset_uri=dataset_uri, spool=Spool(spool or default_spool(record)))
+            recorder = CoraRecorder(record, dataset_uri=links.link, spool=Spool(spool or default_spool(record)))
             _see_first(RE, recorder)
             states.hooks.append(recorder.state_hook)
             gate.on_refusal.append(recorder.gate_refused)

@@ -25,6 +25,8 @@ STATUS: tuple[tuple[type[e.CoraError], int], ...] = (
     (e.ConflictError, 409),
     (e.InvalidInputError, 422),
     (e.StoreError, 503),
+    # the record holds an event this version cannot read: the server's fault, not the caller's
+    (e.UnreadableEventError, 500),
 )
 
 

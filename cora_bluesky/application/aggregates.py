@@ -61,7 +61,10 @@ RUN = Aggregate(
     run.RunState,
     run.EVENTS,
     run.evolve,
-    lambda s: [("asset", a) for a in s.asset_ids],
+    lambda s: [("asset", a) for a in s.asset_ids]
+    + [("bluesky_run", d.start_uid) for d in s.datasets]
+    + [("scan_id", str(d.scan_id)) for d in s.datasets if d.scan_id is not None]
+    + [("external_ref", f"{ref.scheme}:{ref.id}") for ref in s.external_refs],
 )
 PROCEDURE = Aggregate(
     "procedure",

@@ -20,6 +20,7 @@ from cora_bluesky.application.aggregates import AGGREGATES, ASSET, CODEC, Aggreg
 from cora_bluesky.application.codec import EventCodec, decode, encode, parse_timestamp, timestamp
 from cora_bluesky.application.ports import (
     Append,
+    DataCatalog,
     EventStore,
     ListQuery,
     NewEvent,
@@ -71,6 +72,7 @@ class RecordCore:
         store: EventStore,
         *,
         permits: PermitSource | None = None,
+        catalog: DataCatalog | None = None,
         clock: Callable[[], datetime] = utc_now,
         principal: str | None = None,
         correlation_id: str | None = None,
@@ -80,6 +82,7 @@ class RecordCore:
         self.store = store
         self._codec = codec
         self.permits = permits
+        self.catalog = catalog
         self._clock = clock
         self.principal = principal or _default_principal()
         #: the token the principal acts through; ``None`` for a session of its own
@@ -95,15 +98,16 @@ class RecordCore:
         ----------
         **context
             Any of ``principal``, ``token_id`` (the token it acts through; only the edges that
-            authenticated it bind one), ``correlation_id``, ``causation_id``, ``permits``, and
-            ``clock`` (for writing down something that happened a moment ago, at its moment).
-            Binding another principal drops the token: a token acts for its own principal only.
+            authenticated it bind one), ``correlation_id``, ``causation_id``, ``permits``,
+            ``catalog`` and ``clock`` (for writing down something that happened a moment ago, at
+            its moment). Binding another principal drops the token: a token acts for its own
+            principal only.
         """
         clone = copy.copy(self)
         for key, value in context.items():
-            if key not in {"principal", "token_id", "correlation_id", "causation_id", "permits", "clock"}:
+            if key not in {"principal", "token_id", "correlation_id", "causation_id", "permits", "catalog", "clock"}:
                 raise TypeError(f"unknown record context {key!r}")
-            setattr(clone, key if key in {"principal", "permits", "token_id"} else f"_{key}", value)
+            setattr(clone, key if key in {"principal", "permits", "catalog", "token_id"} else f"_{key}", value)
         if "principal" in context and "token_id" not in context:
             clone.token_id = None
         return clone

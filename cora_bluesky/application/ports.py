@@ -83,6 +83,8 @@ class ListQuery:
     subject_id: str | None = None
     created_from: str | None = None
     created_before: str | None = None
+    #: ``(ref_kind, ref_id)`` pairs each listed row references (all of them).
+    refs: tuple[tuple[str, str], ...] = ()
     #: ``(created_at, id)`` of the last row of the previous page.
     after: tuple[str, str] | None = None
 
@@ -214,6 +216,19 @@ class IdempotencyKeys(Protocol):
 
     def release_key(self, key: str) -> None:
         """Drop a claim that has no response yet (the request was refused or is abandoned)."""
+
+
+class DataCatalog(Protocol):
+    """The beamline's catalog of Bluesky runs (Tiled, databroker): where a Run's data is read."""
+
+    def link(self, start_uid: str) -> str:
+        """The URI that resolves the Bluesky run ``start_uid`` in this catalog."""
+
+    def open(self, start_uid: str, uri: str) -> Any:
+        """The catalog's entry for a linked Bluesky run; raise ``RunDataUnreachableError`` if it has none."""
+
+    def documents(self, entry: Any) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        """The run's documents as the catalog holds them now, ``(name, doc)`` pairs."""
 
 
 class PermitSource(Protocol):

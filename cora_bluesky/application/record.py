@@ -7,6 +7,7 @@ from cora_bluesky.application.authorization import Authorization, guard_slices
 from cora_bluesky.application.equipment import EquipmentCommands
 from cora_bluesky.application.procedures import ProcedureCommands
 from cora_bluesky.application.recipes import RecipeCommands
+from cora_bluesky.application.run_data import RunDataQueries
 from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.principals import PrincipalCommands
 from cora_bluesky.application.safety import SafetyCommands
@@ -16,6 +17,7 @@ from cora_bluesky.application.timeline import TimelineQueries
 @guard_slices
 class Record(
     RunCommands,
+    RunDataQueries,
     ProcedureCommands,
     SafetyCommands,
     EquipmentCommands,

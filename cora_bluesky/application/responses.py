@@ -22,6 +22,11 @@ class ExternalRefOut(BaseModel):
 class DatasetOut(BaseModel):
     start_uid: str
     uri: str
+    scan_id: int | None = None
+    #: SHA-256 of the run's documents in ``canonical_form``, once the run ended
+    digest: str | None = None
+    canonical_form: str | None = None
+    documents: int | None = None
 
 
 class RunOut(BaseModel):

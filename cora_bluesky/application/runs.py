@@ -192,9 +192,19 @@ class RunCommands(RecordCore):
 
         return self._write(RUN, run_id, decide, command)
 
-    def link_run_dataset(self, run_id: str, *, start_uid: str, uri: str) -> RunState:
-        """Record that a Bluesky run (its start uid, and a URI to resolve it) holds this Run's data."""
-        return self._transition(r.LinkRunDataset(run_id, start_uid, uri))
+    def link_run_dataset(self, run_id: str, *, start_uid: str, uri: str, scan_id: int | None = None) -> RunState:
+        """Record that a Bluesky run (its start uid, its ``scan_id`` and a URI that resolves it in
+        the beamline's catalog) holds this Run's data."""
+        return self._transition(r.LinkRunDataset(run_id, start_uid, uri, scan_id))
+
+    def seal_run_dataset(
+        self, run_id: str, *, start_uid: str, digest: str, canonical_form: str, documents: int
+    ) -> RunState:
+        """Record the digest of a linked Bluesky run's documents (see :mod:`cora_bluesky.domain.digest`).
+
+        The recorder seals each run as it ends; ``cora runs verify`` compares the catalog with it.
+        """
+        return self._transition(r.SealRunDataset(run_id, start_uid, digest, canonical_form, documents))
 
     def summarize_run(self, run_id: str, summary: Mapping[str, Any]) -> RunState:
         """Record what an open run amounted to (events per stream, time held, ...) before it ends."""
@@ -268,10 +278,17 @@ class RunCommands(RecordCore):
         subject_id: str | None = None,
         created_from: datetime | None = None,
         created_before: datetime | None = None,
+        start_uid: str | None = None,
+        scan_id: int | None = None,
+        external_ref: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page:
-        """Runs, newest first, filtered; pass ``page.next`` as ``cursor`` for the next page."""
+        """Runs, newest first, filtered; pass ``page.next`` as ``cursor`` for the next page.
+
+        ``start_uid`` and ``scan_id`` find the runs holding a Bluesky run; ``external_ref``
+        (``scheme:id``, for example ``proposal:2024-1234``) the runs carrying that reference.
+        """
         return self._page(
             RUN,
             limit=limit,
@@ -281,7 +298,31 @@ class RunCommands(RecordCore):
             subject_id=subject_id,
             created_from=created_from,
             created_before=created_before,
+            refs=_run_refs(start_uid, scan_id, external_ref),
         )
+
+    def find_runs(
+        self, *, start_uid: str | None = None, scan_id: int | None = None, external_ref: str | None = None
+    ) -> list[RunState]:
+        """Every run holding this Bluesky run (by start uid or ``scan_id``) or carrying this
+        external reference (``scheme:id``), oldest first; the criteria given must all match.
+
+        Raises
+        ------
+        InvalidListQueryError
+            No criterion was given, or one is malformed.
+        """
+        if start_uid is None and scan_id is None and external_ref is None:
+            raise e.InvalidListQueryError("name a start_uid, a scan_id or an external_ref to find runs by")
+        found: list[RunState] = []
+        cursor = None
+        while True:
+            page = self.list_runs(start_uid=start_uid, scan_id=scan_id, external_ref=external_ref,
+                                  limit=500, cursor=cursor)
+            found.extend(page.items)
+            if page.next is None:
+                return found[::-1]
+            cursor = page.next
 
     def stale_runs(self, *, idle_for: timedelta) -> list[tuple[RunState, datetime]]:
         """Open runs (Running or Held) with no recorded activity for at least ``idle_for``.
@@ -310,6 +351,25 @@ class RunCommands(RecordCore):
         """The run's readings in ``sampled_at`` order, with their three timestamps."""
         self.get_run(run_id)
         return self._timed(self.store.readings(run_id, limit=limit))
+
+
+def _run_refs(start_uid: Any, scan_id: Any, external_ref: Any) -> tuple[tuple[str, str], ...]:
+    """The projection references the run filters stand for (see ``aggregates.RUN``)."""
+    refs = []
+    if start_uid is not None:
+        if not isinstance(start_uid, str) or not start_uid:
+            raise e.InvalidListQueryError("start_uid must be text", field="start_uid")
+        refs.append(("bluesky_run", start_uid))
+    if scan_id is not None:
+        if isinstance(scan_id, bool) or not isinstance(scan_id, int) or scan_id < 0:
+            raise e.InvalidListQueryError("scan_id must be a whole number from 0", field="scan_id")
+        refs.append(("scan_id", str(scan_id)))
+    if external_ref is not None:
+        scheme, colon, ident = external_ref.partition(":") if isinstance(external_ref, str) else ("", "", "")
+        if not (scheme and colon and ident):
+            raise e.InvalidListQueryError("external_ref must be scheme:id", field="external_ref")
+        refs.append(("external_ref", f"{scheme}:{ident}"))
+    return tuple(refs)
 
 
 def _reading(item: r.Reading | Mapping[str, Any]) -> r.Reading:

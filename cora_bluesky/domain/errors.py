@@ -264,6 +264,14 @@ class RunRequiresKnownDevicesError(ConflictError):
     """A run touches devices that no asset answers to and the model places in no hutch."""
 
 
+class RunDataNotLinkedError(NotFoundError):
+    """The run holds no link to a Bluesky run (or not to the one named)."""
+
+
+class RunDataUnreachableError(ConflictError):
+    """The linked Bluesky run cannot be read: no catalog is configured, or it has no such run."""
+
+
 class InvalidRunDatasetError(InvalidInputError):
     """A dataset link names a Bluesky start uid (1-100 chars) and a URI (1-2000 chars)."""
 

@@ -33,6 +33,7 @@ from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
 from cora_bluesky.domain.rules import (
     ASSET_IDS,
     CHANNEL_NAME,
+    DATASET_CANONICAL_FORM,
     DATASET_START_UID,
     DATASET_URI,
     PINNED_CALIBRATIONS,
@@ -79,10 +80,19 @@ READING_SCHEMA = "run-reading/v1"
 
 @dataclass(frozen=True)
 class DatasetRef:
-    """A Bluesky run holding this Run's data: its start document uid and where to find it."""
+    """A Bluesky run holding this Run's data: its start document uid and where to find it.
+
+    ``digest`` is the SHA-256 of the run's documents in ``canonical_form`` (see
+    :mod:`cora_bluesky.domain.digest`), recorded when the run ended; ``None`` when the record
+    did not see every document (a run recorded from a replayed spool, or ended by a person).
+    """
 
     start_uid: str
     uri: str
+    scan_id: int | None = None
+    digest: str | None = None
+    canonical_form: str | None = None
+    documents: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,18 @@ class LinkRunDataset:
     run_id: str
     start_uid: str
     uri: str
+    scan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SealRunDataset:
+    """The digest of a linked Bluesky run's documents, as the RunEngine emitted them."""
+
+    run_id: str
+    start_uid: str
+    digest: str
+    canonical_form: str
+    documents: int
 
 
 @dataclass(frozen=True)
@@ -300,6 +322,17 @@ class RunDatasetLinked:
     start_uid: str
     uri: str
     occurred_at: datetime
+    scan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RunDatasetSealed:
+    run_id: str
+    start_uid: str
+    digest: str
+    canonical_form: str
+    documents: int
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -398,6 +431,7 @@ TRANSITIONS = {
     AdjustRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotAdjustError),
     AppendRunReading: (frozenset({R.RUNNING, R.HELD}), e.RunReadingLogbookClosedError),
     LinkRunDataset: (frozenset({R.RUNNING, R.HELD}), e.RunCannotLinkDatasetError),
+    SealRunDataset: (frozenset({R.RUNNING, R.HELD}), e.RunCannotLinkDatasetError),
     SummarizeRun: (frozenset({R.RUNNING, R.HELD}), e.RunCannotSummarizeError),
     JoinRunAssets: (frozenset({R.RUNNING, R.HELD}), e.RunCannotJoinAssetsError),
 }
@@ -466,7 +500,9 @@ def decide(command, state: RunState | None, ctx: At) -> tuple:
             uri = DATASET_URI.check(command.uri)
             if any(ref.start_uid == uid for ref in state.datasets):
                 raise e.RunCannotLinkDatasetError(f"Bluesky run {uid} is already linked", start_uid=uid)
-            return (RunDatasetLinked(state.id, uid, uri, now),)
+            return (RunDatasetLinked(state.id, uid, uri, now, scan_id(command.scan_id)),)
+        case SealRunDataset():
+            return (_seal(command, state, now),)
         case SummarizeRun():
             summary = json_object(command.summary, e.InvalidRunSummaryError, what="summary")
             return (RunSummarized(state.id, summary, now),)
@@ -474,6 +510,32 @@ def decide(command, state: RunState | None, ctx: At) -> tuple:
             assert isinstance(ctx, JoinContext)
             return _join(command, state, ctx)
     raise TypeError(f"not a run command: {command!r}")
+
+
+def scan_id(value: Any) -> int | None:
+    """A Bluesky ``scan_id``: a whole number from 0, or nothing."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise e.InvalidRunDatasetError(f"scan_id must be a whole number from 0, got {value!r}", field="scan_id")
+    return value
+
+
+def _seal(command: SealRunDataset, state: RunState, now: datetime) -> RunDatasetSealed:
+    uid = DATASET_START_UID.check(command.start_uid)
+    ref = next((ref for ref in state.datasets if ref.start_uid == uid), None)
+    if ref is None:
+        raise e.RunCannotLinkDatasetError(f"Bluesky run {uid} is not linked to run {state.name!r}", start_uid=uid)
+    if ref.digest is not None:
+        raise e.RunCannotLinkDatasetError(f"Bluesky run {uid} is already sealed", start_uid=uid)
+    digest = command.digest
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise e.InvalidRunDatasetError("digest must be 64 lowercase hexadecimal digits (SHA-256)", field="digest")
+    form = DATASET_CANONICAL_FORM.check(command.canonical_form)
+    count = command.documents
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise e.InvalidRunDatasetError("documents must be a count from 1", field="documents")
+    return RunDatasetSealed(state.id, uid, digest, form, count, now)
 
 
 def _adjust(command: AdjustRun, state: RunState, why: str, ctx: AdjustContext) -> RunAdjusted:
@@ -695,8 +757,15 @@ def evolve(state: RunState | None, event) -> RunState:
     if isinstance(event, RunReadingLogbookOpened):
         return replace(state, reading_logbook_id=event.logbook_id, updated_at=event.occurred_at)
     if isinstance(event, RunDatasetLinked):
-        dataset = DatasetRef(event.start_uid, event.uri)
+        dataset = DatasetRef(event.start_uid, event.uri, event.scan_id)
         return replace(state, datasets=state.datasets + (dataset,), updated_at=event.occurred_at)
+    if isinstance(event, RunDatasetSealed):
+        sealed = tuple(
+            replace(ref, digest=event.digest, canonical_form=event.canonical_form, documents=event.documents)
+            if ref.start_uid == event.start_uid else ref
+            for ref in state.datasets
+        )
+        return replace(state, datasets=sealed, updated_at=event.occurred_at)
     if isinstance(event, RunSummarized):
         return replace(state, summary=event.summary, updated_at=event.occurred_at)
     if isinstance(event, RunAssetsJoined):
@@ -732,4 +801,5 @@ EVENTS = (
     RunDatasetLinked,
     RunSummarized,
     RunAssetsJoined,
+    RunDatasetSealed,
 )

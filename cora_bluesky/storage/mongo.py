@@ -599,6 +599,11 @@ def page_filter(query: ListQuery) -> dict[str, Any]:
         value = getattr(query, column)
         if value is not None:
             found[column] = _text(value, column)
+    wanted = [_text(_ref(kind, ident), "ref") for kind, ident in query.refs]
+    if len(wanted) == 1:
+        found["refs"] = wanted[0]  # a plain equality on an array field matches any element
+    elif wanted:
+        found["refs"] = {"$all": wanted}
     window = {}
     if query.created_from is not None:
         window["$gte"] = query.created_from

@@ -389,6 +389,9 @@ class SQLiteStore:
         if query.created_before is not None:
             clauses.append("created_at < ?")
             params.append(query.created_before)
+        for ref_kind, ref_id in query.refs:
+            clauses.append("id IN (SELECT id FROM projection_refs WHERE kind = ? AND ref_kind = ? AND ref_id = ?)")
+            params.extend((query.kind, ref_kind, ref_id))
         if query.after is not None:
             clauses.append("(created_at, id) < (?, ?)")
             params.extend(query.after)

@@ -64,7 +64,7 @@ def test_runs_show_tells_the_runs_story(capsys, told):
     for line in ("run " + run.id + ": tomo_scan (Stopped)", "held", "resumed",
                  "steered {'exposure': 0.2}: more signal after the refill", "stopped: sample cracked",
                  "readings: 2", "ring_current: 2, 101.5..102 mA",
-                 f"rotation_center = 50.8 px (revision {center.id})", "data: tiled://host/raw/abc"):
+                 f"rotation_center = 50.8 px (revision {center.id})", "  tiled://host/raw/abc  (start uid abc; no digest recorded)"):
         assert line in out, line
     assert out.index("held") < out.index("resumed") < out.index("steered") < out.index("stopped")
 

@@ -66,7 +66,9 @@ def test_a_finished_scan_completes(rig):
     (uid,) = RE(bp.scan([cam], rot, -1, 1, 5), subject_id=ids.subject)
     run = the_run(cora, record)
     assert run.status == "Completed"
-    assert event_types(record, run) == ["RunStarted", "RunDatasetLinked", "RunSummarized", "RunCompleted"]
+    assert event_types(record, run) == [
+        "RunStarted", "RunDatasetLinked", "RunDatasetSealed", "RunSummarized", "RunCompleted"
+    ]
     assert [(d.start_uid, d.uri) for d in run.datasets] == [(uid, f"bluesky://run/{uid}")]
     assert run.summary["events_per_stream"] == {"primary": 5}
     assert run.summary["holds"] == 0 and run.summary["time_held_s"] == 0 and run.summary["duration_s"] > 0
@@ -81,7 +83,7 @@ def test_pause_and_resume_are_a_hold(rig):
     run = the_run(cora, record)
     assert run.status == "Completed"
     assert event_types(record, run) == [
-        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunSummarized", "RunCompleted"
+        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunDatasetSealed", "RunSummarized", "RunCompleted"
     ]
 
 
@@ -138,7 +140,7 @@ def test_a_suspension_is_a_hold_at_the_moments_it_happened(rig):
     run = the_run(cora, record)
     events = record.history("run", run.id)
     assert [ev.event_type for ev in events] == [
-        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunSummarized", "RunCompleted"
+        "RunStarted", "RunDatasetLinked", "RunHeld", "RunResumed", "RunDatasetSealed", "RunSummarized", "RunCompleted"
     ]
     held, resumed = (datetime.fromisoformat(ev.occurred_at) for ev in events[2:4])
     assert held < resumed
@@ -200,7 +202,7 @@ def test_documents_fed_twice_are_recorded_once_and_quietly(rig, caplog):
         assert again.flush(10)
     assert len(record.list_run_readings(run.id)) == 2
     assert event_types(record, run) == [
-        "RunStarted", "RunDatasetLinked", "RunReadingLogbookOpened", "RunSummarized", "RunCompleted"
+        "RunStarted", "RunDatasetLinked", "RunReadingLogbookOpened", "RunDatasetSealed", "RunSummarized", "RunCompleted"
     ]
     # a re-delivery meets what is already recorded: nothing refused, nothing said at ERROR
     assert again.failures == 0

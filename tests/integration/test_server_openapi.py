@@ -121,6 +121,7 @@ def test_idempotent_slices_document_their_key(document):
         (e.RequestTooLargeError, 413),
         (e.StoreError, 503),
         (e.ConcurrencyError, 409),
+        (e.UnreadableEventError, 500),
     ],
 )
 def test_refusals_map_by_family(family, status):

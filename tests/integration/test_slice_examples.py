@@ -68,7 +68,7 @@ EXAMPLES: dict[str, Example] = {
     "adjust_run": lambda s: ({"run_id": _run(s)}, {"parameter_patch": {"exposure": 0.2}, "reason": "too dark"}),
     "append_run_reading": lambda s: ({"run_id": _run(s)}, _reading(s)),
     "get_run": lambda s: ({"run_id": _run(s)}, None),
-    "list_runs": lambda s: (_run(s) and {}, {"status": "Running"}),
+    "list_runs": lambda s: (_linked(s) and {}, {"status": "Running", "start_uid": "uid-1", "scan_id": 7}),
     "list_run_readings": lambda s: ({"run_id": _readings(s)}, {"limit": 10}),
     "register_procedure": lambda s: ({}, {"name": "alignment", "kind": "alignment"}),
     "start_procedure": lambda s: ({"procedure_id": _procedure(s)}, None),
@@ -162,6 +162,12 @@ def _wrote(served, row, call: Callable[[], Any], aggregate_id: str) -> int:
     return result if isinstance(result, int) else len(served.record.store.load(stream)) - before
 
 
+def _linked(served) -> str:
+    run = _run(served)
+    served.record.link_run_dataset(run, start_uid="uid-1", uri="bluesky://run/uid-1", scan_id=7)
+    return run
+
+
 #: tool -> (aggregate id, the call) for the rows only the Python API serves (the gate's and
 #: the recorder's commands)
 PYTHON_EXAMPLES: dict[str, Callable[[Any], tuple[str, Callable[[], Any]]]] = {
@@ -172,6 +178,11 @@ PYTHON_EXAMPLES: dict[str, Callable[[Any], tuple[str, Callable[[], Any]]]] = {
         run := _run(s), lambda: s.record.link_run_dataset(run, start_uid="uid-1", uri="bluesky://run/uid-1")
     ),
     "summarize_run": lambda s: (run := _run(s), lambda: s.record.summarize_run(run, {"primary": 3})),
+    "seal_run_dataset": lambda s: (
+        run := _linked(s),
+        lambda: s.record.seal_run_dataset(run, start_uid="uid-1", digest="0" * 64,
+                                          canonical_form="bluesky-documents/1", documents=3),
+    ),
     "append_run_readings": lambda s: (
         run := _run(s),
         lambda: s.record.append_run_readings(run, [{**_reading(s), "sampled_at": s.record.now()}]),

@@ -16,6 +16,9 @@ LOOKUPS = {
     "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
     "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
     "acting_roles", "authorize", "bootstrap", "has_principals",
+    # a Run's data: every run holding a Bluesky run (list_runs' filters, all pages), and the
+    # catalog entry and its verification, which read the beamline's catalog, not the record
+    "find_runs", "open_data", "verify_run_data",
 }
 
 
