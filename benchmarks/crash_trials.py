@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import row, run_alone
+from common import row, run_alone, staffed
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
@@ -27,7 +27,7 @@ def rows(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         db = folder / "r.db"
-        record = cora_bluesky.connect(f"sqlite:///{db}", permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+        record = staffed(cora_bluesky.connect(f"sqlite:///{db}", permits=cora_bluesky.StaticPermits({"2-BM-B": True})))
         ids = build_beamline(record)
         record.register_plan(name="count", method_id=record.register_method(name="counting").id,
                              asset_ids=[ids.camera])

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import activate, percentile, row, run_alone
+from common import activate, percentile, row, run_alone, staffed
 
 
 def build(record, *, hutches: int, assets: int, clearances: int) -> tuple[str, list[str]]:
@@ -42,7 +42,7 @@ def build(record, *, hutches: int, assets: int, clearances: int) -> tuple[str, l
 def latencies(uri: str, *, hutches: int, assets: int, clearances: int, starts: int) -> list[float]:
     import cora_bluesky
 
-    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({f"hutch-{n:02d}": True for n in range(50)}))
+    record = staffed(cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({f"hutch-{n:02d}": True for n in range(50)})))
     plan, leaves = build(record, hutches=hutches, assets=assets, clearances=clearances)
     chooser = random.Random(7)
     samples = []
@@ -63,7 +63,7 @@ def epics_latencies(uri: str, *, starts: int, over_epics: bool) -> list[float]:
 
     pss = SimulatedPSS()
     permits = EpicsPermits() if over_epics else cora_bluesky.StaticPermits({"2-BM-A": True, "2-BM-B": True})
-    record = cora_bluesky.connect(uri, permits=permits)
+    record = staffed(cora_bluesky.connect(uri, permits=permits))
     assets = []
     for hutch in ("A", "B"):
         enclosure = record.register_enclosure(name=f"2-BM-{hutch}", secured_pv=pss.pv(f"{hutch}:SECURED"),

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
-from common import one_run, percentile, row, run_alone
+from common import one_run, percentile, row, run_alone, staffed
 
 CHUNK = 20_000
 
@@ -67,7 +67,7 @@ def pages(uri: str, total: int, repeats: int) -> tuple[list[float], list[float]]
     from cora_bluesky.application.core import _encode_cursor
     from cora_bluesky.server import create_app
 
-    record = cora_bluesky.connect(uri)
+    record = staffed(cora_bluesky.connect(uri), bench=["viewer"])
     _, secret = record.issue_token(principal="bench", role="viewer")
     store = record.store
     deep_rows = store._query(  # positions around the middle of the keyset

@@ -207,7 +207,7 @@ def _token_create(args: argparse.Namespace) -> int:
     import cora_bluesky
 
     with cora_bluesky.connect(args.uri) as record:
-        token, secret = record.issue_token(principal=args.principal, role=args.role)
+        token, secret = record.issue_token(principal=args.principal, role=args.role, expires_at=args.expires_at)
     print(f"token {token.id} for {token.principal} ({token.role}); shown once, keep it secret:", file=sys.stderr)
     print(secret)
     return 0
@@ -403,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     issue = token.add_parser("create", help="issue a token and print it once")
     issue.add_argument("--principal", required=True, help="who the token acts for")
     issue.add_argument("--role", required=True, choices=["viewer", "operator", "safety", "admin"])
+    issue.add_argument("--expires-at", type=_instant, help="when the token stops working (zoned ISO 8601)")
     _uri_option(issue)
     issue.set_defaults(handler=_token_create)
     revoke = token.add_parser("revoke", help="revoke a token")
@@ -412,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing = token.add_parser("list", help="list tokens (never their secrets)")
     _uri_option(listing)
     listing.set_defaults(handler=_token_list)
+    from cora_bluesky.principal_cli import add_commands
+
+    add_commands(commands)
     args = parser.parse_args(argv)
     from cora_bluesky.domain.errors import CoraError
 

@@ -22,6 +22,8 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.sim.profile import run_startup
 
 Say = Callable[[str], None]
+#: the principal who reviews and approves safety forms in the story
+SAFETY_OFFICER = "safety-officer"
 
 
 def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, Any]:
@@ -35,11 +37,18 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     assets = ns["beamline_ids"]["assets"]
     say(f"   PSS prefix {os.environ['CORA_PSS_PREFIX']}; hutches 2-BM-A (optics) and 2-BM-B (experiment)")
 
+    say("== Who acts: the beamline session operates, a safety officer reviews")
+    say(f"   this session acts as {record.principal} ({', '.join(record.get_principal(record.principal).roles)})")
+    if not any(p.id == SAFETY_OFFICER for p in record.list_principals(limit=500).items):
+        record.register_principal(principal_id=SAFETY_OFFICER, roles=["safety"])
+    officer = record.bound(principal=SAFETY_OFFICER)
+    say(f"   {SAFETY_OFFICER} registered with the safety role by {record.principal}")
+
     known = _all_ids(record)  # the demo may run again on a record that already tells a story
     say("== A sample and its safety form")
     for earlier in _every(record.list_clearances, status="Active"):
         if earlier.title == ESAF_TITLE:  # left in force by an earlier demo that did not finish
-            record.expire_clearance(earlier.id)
+            officer.expire_clearance(earlier.id)
     sample = record.register_subject(name="sn-2024-038 battery cathode")
     record.mount_subject(sample.id)
     esaf = record.register_clearance(
@@ -47,15 +56,20 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
         subject_ids=[sample.id], asset_ids=[assets["camera"]], hazards=["lithium compounds"],
     )
     record.submit_clearance(esaf.id)
-    record.start_clearance_review(esaf.id)
-    say(f"   sample {sample.name} mounted; ESAF 271828 filed and under review")
+    say("   the beamline session tries to review its own ESAF:")
+    _refused(say, lambda: record.start_clearance_review(esaf.id))
+    officer.start_clearance_review(esaf.id)
+    say(f"   sample {sample.name} mounted; ESAF 271828 filed, and under review by {SAFETY_OFFICER}")
     say("   RE(tomo_scan(), subject_id=...) before the ESAF is in force:")
     _refused(say, lambda: RE(ns["tomo_scan"](), subject_id=sample.id))
     if _all_ids(record)["runs"] != known["runs"]:
         raise RuntimeError("a refused run wrote to the record")
-    record.approve_clearance(esaf.id)
-    record.activate_clearance(esaf.id)
-    say("   the safety reviewer approves and activates the ESAF")
+    officer.approve_clearance(esaf.id)
+    officer.activate_clearance(esaf.id)
+    say(f"   {SAFETY_OFFICER} approves and activates the ESAF; the record names who did each step:")
+    for moment in record.timeline("clearance", esaf.id):
+        via = str(moment.details.get("acted_via", "?")).split("/")[0]
+        say(f"     {moment.event:24} by {moment.actor} via {via}")
 
     say("== Reference frames: Runs with no sample")
     RE(ns["dark_field"]())
@@ -77,8 +91,8 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     lost = _killed_scan(record, startup_dir, sample.id, say)
     cora.flush(30)
 
-    record.expire_clearance(esaf.id)
-    say("   the beamtime ends: ESAF 271828 expires")
+    officer.expire_clearance(esaf.id)
+    say(f"   the beamtime ends: {SAFETY_OFFICER} expires ESAF 271828")
 
     say("\n== The record (this session)")
     for run in reversed([run for run in _every(record.list_runs) if run.id not in known["runs"]]):
@@ -87,7 +101,8 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
         say(f" - procedure {procedure.name!r} ({procedure.kind}): {procedure.status},"
             f" {len(record.list_procedure_steps(procedure.id))} steps")
     say(f"   calibration of record: rotation_center = {center.value} {center.units}, from that procedure")
-    say(f"\nBrowse it: cora token create --uri '{uri}' --principal you --role viewer")
+    say(f"\nBrowse it: cora principal register --uri '{uri}' you --role viewer")
+    say(f"           cora token create --uri '{uri}' --principal you --role viewer")
     say(f"           cora serve --uri '{uri}'   then   curl -H 'Authorization: Bearer ...' localhost:8000/runs")
     say("           or open http://localhost:8000/view/ in a browser and sign in with the token")
     ids = {"runs": sorted(_all_ids(record)["runs"] - known["runs"]), "lost": lost, "calibration": center.id}

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 from cora_bluesky.application.ports import PermitSource
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.access import Duty
 
 _installed: "weakref.WeakKeyDictionary[Any, Cora]" = weakref.WeakKeyDictionary()
 _install_lock = threading.Lock()
@@ -122,7 +123,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     permits : PermitSource, optional
         Where hutch permits are read (``cora_bluesky.gates.epics.EpicsPermits`` at a beamline).
     principal : str, optional
-        Who acts, recorded as ``triggered_by`` and on every event.
+        Who acts, recorded as ``triggered_by`` and on every event: a registered principal
+        holding the operator role (default: the record's principal).
     spool : str or Path, optional
         Folder of the recorder's durable spool (default: one per record in the user's data
         directory); each session writes its own locked file in it. Whatever a session that is
@@ -156,6 +158,8 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
     ------
     CoraAlreadyInstalledError
         If this RunEngine already has cora-bluesky installed.
+    ForbiddenError
+        If the acting principal is not registered or does not hold the operator role.
     """
     from cora_bluesky import connect
     from cora_bluesky.callbacks.recorder import CoraRecorder
@@ -179,6 +183,9 @@ def install(RE, record: Record | str | None = None, *, permits: PermitSource | N
             if principal is not None:
                 overrides["principal"] = principal
             record = record.bound(**overrides) if overrides else record
+        # the gate and the recorder act as this principal: it must be an operator, checked now
+        # rather than at the first run (the record checks it again for every command)
+        record.authorize(Duty.OPERATE)
         data = as_catalog(catalog)
         if data is not None:
             record = record.bound(catalog=data)

@@ -9,32 +9,29 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.access import Duty, Role, permits
+from cora_bluesky.domain.access import Duty
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `cora token create`")
 
 
 def authorized(record: Record, secret: str, duty: Duty) -> Record:
-    """The record bound to the holder of ``secret``, once their role allows ``duty``.
+    """The record bound to the holder of ``secret`` and its token, once they may do ``duty``.
 
-    Every surface establishes who is acting here: the principal comes from the token alone.
+    Every surface establishes who is acting here: the principal and the token come from the
+    secret alone. The duty is checked by the record (as it checks it again for the command),
+    so that a refusal comes before the request's body is read.
 
     Raises
     ------
     UnauthorizedError
-        The secret is not that of an Active token.
+        The secret is not that of an Active, unexpired token.
     ForbiddenError
-        The token's role does not include ``duty``.
+        The principal's roles, narrowed to the token's, do not include ``duty``.
     """
     token = record.authenticate(secret)
-    if not permits(token.role, duty):
-        allowed = sorted(role.value for role in Role if permits(role, duty))
-        raise e.ForbiddenError(
-            f"{token.principal} holds the {token.role} role; this needs {' or '.join(allowed)}",
-            role=token.role.value,
-            needs=allowed,
-        )
-    return record.bound(principal=token.principal)
+    bound = record.bound(principal=token.principal, token_id=token.id)
+    bound.authorize(duty)
+    return bound
 
 
 def acting(duty: Duty) -> Callable[..., Record]:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from cora_bluesky.application.messages import INVALID_TEXT
 from cora_bluesky.domain import errors as e
 
 log = logging.getLogger("cora_bluesky.server")
@@ -118,6 +119,8 @@ def refusal_name(location: list[Any], kind: str | None, model: Any) -> str:
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         name = extra.get("x-error", name)
         model = _element_model(info.annotation)
+    if name == "InvalidRequest" and kind == INVALID_TEXT:
+        return e.InvalidTextError.__name__.removesuffix("Error")
     return name
 
 

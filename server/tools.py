@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from cora_bluesky.application.messages import Body
 from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.application.record import Record
 from cora_bluesky.application.slices import BY_TOOL, PATH_ID, REQUIRED, SERVED, Idempotency, Slice, adapter
@@ -29,8 +30,8 @@ from cora_bluesky.server.errors import body_of, refusal_name
 
 log = logging.getLogger("cora_bluesky.server.tools")
 
-class _NoBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _NoBody(Body):
+    """No body: path ids and filters only, checked like every body (text that reads back)."""
 
 
 def _annotated(kind: Any, constraints: Any) -> Any:

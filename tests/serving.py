@@ -16,11 +16,14 @@ class Served:
 
     def __init__(self, uri: str, *, permits: dict[str, bool] | None = None, clock=None) -> None:
         from fastapi.testclient import TestClient
-        from support import build_beamline
+        from support import build_beamline, staff
 
         self.permits = cora_bluesky.StaticPermits(permits or {"2-BM-A": True, "2-BM-B": True})
         options = {"clock": clock} if clock is not None else {}
-        self.record = cora_bluesky.connect(uri, permits=self.permits, principal="setup", **options)
+        self.record = staff(
+            cora_bluesky.connect(uri, permits=self.permits, principal="setup", **options),
+            **{f"{role}-1": (role,) for role in ROLES},
+        )
         self.tokens = {role: self.record.issue_token(principal=f"{role}-1", role=role)[1] for role in ROLES}
         self.ids = build_beamline(self.record, activate=False)
         self.app = create_app(self.record)

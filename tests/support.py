@@ -173,12 +173,37 @@ TOMO_SCHEMA = {
 }
 
 
+#: the principal who reviews, approves and activates clearances in the tests
+SAFETY_OFFICER = "safety-officer"
+#: what the beamline staff a test acts as holds: it describes the beamline and runs scans
+STAFF_ROLES = ("admin", "operator")
+
+
+def staff(record, roles=STAFF_ROLES, **others):
+    """Make the record's acting principal its first administrator (with ``roles``) and register
+    the safety officer and any ``others`` (name -> roles). Harmless on a record already staffed."""
+    from cora_bluesky.domain import errors as e
+
+    try:
+        record.bootstrap(roles=roles)
+    except e.RecordAlreadyBootstrappedError:
+        pass
+    for name, held in {SAFETY_OFFICER: ("safety",), **others}.items():
+        try:
+            record.register_principal(principal_id=name, roles=held)
+        except e.PrincipalAlreadyExistsError:
+            pass
+    return record
+
+
 def build_beamline(record, *, activate: bool = True, pvs: dict | None = None) -> SimpleNamespace:
     """Two hutches, a stage in B on the experiment table, a camera, a method, a plan, a subject.
 
-    With ``activate``, an Active clearance bound to the subject is in force. ``pvs`` maps a
-    hutch name to its ``(secured_pv, shutter_pvs)``.
+    The record's principal is staffed first (see :func:`staff`). With ``activate``, an Active
+    clearance bound to the subject is in force, walked through review by the safety officer.
+    ``pvs`` maps a hutch name to its ``(secured_pv, shutter_pvs)``.
     """
+    staff(record)
     pvs = pvs or {
         "2-BM-A": ("PA:02BM:STA_A_SECURED", []),
         "2-BM-B": ("PA:02BM:STA_B_SECURED", ["PA:02BM:SHTR"]),
@@ -207,11 +232,28 @@ def build_beamline(record, *, activate: bool = True, pvs: dict | None = None) ->
     return ids
 
 
+def acting_for(record, tool: str):
+    """``record`` bound to whoever may perform ``tool``: the safety officer for review steps."""
+    from cora_bluesky.application.slices import SLICES
+    from cora_bluesky.domain.access import Duty
+
+    (duty,) = {row.duty for row in SLICES if row.tool == tool}
+    return record.bound(principal=SAFETY_OFFICER) if duty is Duty.REVIEW else record
+
+
+def perform(record, tool: str, *args, **kwargs):
+    """Call the Record method ``tool`` as the principal whose duty it is."""
+    return getattr(acting_for(record, tool), tool)(*args, **kwargs)
+
+
 def activate_clearance(record, **bindings):
+    """A clearance filed and submitted by ``record``'s principal, put in force by the safety officer."""
     form = record.register_clearance(form_type="aps-esaf", title="ESAF 271828", **bindings)
-    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance):
+    record.submit_clearance(form.id)
+    officer = record.bound(principal=SAFETY_OFFICER)
+    for step in (officer.start_clearance_review, officer.approve_clearance):
         step(form.id)
-    return record.activate_clearance(form.id)
+    return officer.activate_clearance(form.id)
 
 
 #: For tests about recording rather than gating: their soft signals (ring current, sample

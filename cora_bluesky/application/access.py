@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from cora_bluesky.application.aggregates import TOKEN
+from datetime import datetime
+
+from cora_bluesky.application.aggregates import PRINCIPAL, TOKEN
 from cora_bluesky.application.core import RecordCore, new_id
 from cora_bluesky.application.ports import Page
 from cora_bluesky.domain import access as ac
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.access import TokenState, TokenStatus
+from cora_bluesky.domain.access import TokenState
 from cora_bluesky.domain.values import At
 
 #: Bearer secrets longer than this are refused unread.
@@ -27,21 +29,34 @@ def secret_hash(secret: str) -> str:
 
 
 class AccessCommands(RecordCore):
-    def issue_token(self, *, principal: str, role: str, token_id: str | None = None) -> tuple[TokenState, str]:
+    def issue_token(
+        self, *, principal: str, role: str, token_id: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[TokenState, str]:
         """Issue a bearer token; returns the token and its secret, which is never stored.
 
         Parameters
         ----------
         principal : str
-            Who the token acts for; lands on every event written with it.
+            The registered principal the token acts for; lands on every event written with it.
         role : str
-            ``viewer``, ``operator``, ``safety`` or ``admin``.
+            One of the principal's roles (a token never widens them). Issued through a token, it
+            may do nothing that token may not, so no one mints a credential they do not hold.
+        expires_at : datetime, optional
+            After this instant the token authenticates nothing.
         """
         secret = "cora_" + secrets.token_urlsafe(32)
-        command = ac.IssueToken(token_id or new_id(), principal, role, secret_hash(secret))
-        state = self._write(
-            TOKEN, command.token_id, lambda state: ac.decide(command, state, At(self.now())), command
-        )
+        command = ac.IssueToken(token_id or new_id(), principal, role, secret_hash(secret), expires_at)
+
+        def decide(state):
+            held = self._view(PRINCIPAL, principal.strip() if isinstance(principal, str) else principal)
+            context = ac.IssueContext(
+                self.now(),
+                None if held is None else frozenset(held.roles),
+                None if self.token_id is None else self.acting_roles(),
+            )
+            return ac.decide(command, state, context)
+
+        state = self._write(TOKEN, command.token_id, decide, command)
         return state, secret
 
     def revoke_token(self, token_id: str) -> TokenState:
@@ -66,7 +81,8 @@ class AccessCommands(RecordCore):
         if not isinstance(secret, str) or not 1 <= len(secret) <= MAX_SECRET_CHARS:
             raise e.UnauthorizedError("the bearer token is not valid")
         found = self._find(TOKEN, refs=[("secret", secret_hash(secret))])
-        active = [token for token in found if token.status is TokenStatus.ACTIVE]
+        now = self.now()
+        active = [token for token in found if token.valid_at(now)]
         if not active:
             raise e.UnauthorizedError("the bearer token is not valid; ask an administrator for one")
         return active[0]

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 from cora_bluesky.application.codec import EventCodec, encode, timestamp
 from cora_bluesky.application.event_versions import UPCASTERS, VERSIONS
 from cora_bluesky.application.ports import ProjectionRow
-from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
+from cora_bluesky.domain import access, calibration, clearance, equipment, principal, procedure, recipe, run, subject
 
 
 def stream_id(kind: str, aggregate_id: str) -> str:
@@ -123,8 +123,17 @@ TOKEN = Aggregate(
     lambda s: [("secret", s.secret_hash)],
 )
 
+PRINCIPAL = Aggregate(
+    "principal",
+    principal.PrincipalState,
+    principal.EVENTS,
+    principal.evolve,
+    lambda s: [("role", r) for r in s.roles],
+)
+
 AGGREGATES = {
-    a.kind: a for a in (RUN, PROCEDURE, CLEARANCE, ASSET, ENCLOSURE, SUBJECT, METHOD, PLAN, CALIBRATION, TOKEN)
+    a.kind: a
+    for a in (RUN, PROCEDURE, CLEARANCE, ASSET, ENCLOSURE, SUBJECT, METHOD, PLAN, CALIBRATION, TOKEN, PRINCIPAL)
 }
 
 #: event type name -> class, for decoding stored streams

@@ -8,7 +8,9 @@ import copy
 import dataclasses
 import getpass
 import json
+import os
 import random
+import socket
 import time
 import uuid
 from datetime import datetime, timezone
@@ -27,7 +29,7 @@ from cora_bluesky.application.ports import (
     StoredEvent,
 )
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.values import instant
+from cora_bluesky.domain.values import instant, text_problem
 
 #: How long a write keeps re-deciding after losing races with other writers. Some writer wins
 #: every race, so a budget of time (not of attempts) lets a busy stream drain its queue.
@@ -53,6 +55,15 @@ def _default_principal() -> str:
         return "unknown"
 
 
+def _session_name(principal: str) -> str:
+    """What names this process's session on every event it writes without a token."""
+    try:
+        host = socket.gethostname()
+    except Exception:  # a host with no name still gets a session
+        host = "unknown-host"
+    return f"session:{principal}@{host}/{os.getpid()}/{new_id()[:8]}"
+
+
 class RecordCore:
     """Shared machinery of :class:`~cora_bluesky.Record`; see that class for the public API."""
 
@@ -74,6 +85,9 @@ class RecordCore:
         self.catalog = catalog
         self._clock = clock
         self.principal = principal or _default_principal()
+        #: the token the principal acts through; ``None`` for a session of its own
+        self.token_id: str | None = None
+        self.session = _session_name(self.principal)
         self._correlation_id = correlation_id
         self._causation_id = causation_id
 
@@ -83,15 +97,25 @@ class RecordCore:
         Parameters
         ----------
         **context
-            Any of ``principal``, ``correlation_id``, ``causation_id``, ``permits``, ``catalog``
-            and ``clock`` (for writing down something that happened a moment ago, at its moment).
+            Any of ``principal``, ``token_id`` (the token it acts through; only the edges that
+            authenticated it bind one), ``correlation_id``, ``causation_id``, ``permits``,
+            ``catalog`` and ``clock`` (for writing down something that happened a moment ago, at
+            its moment). Binding another principal drops the token: a token acts for its own
+            principal only.
         """
         clone = copy.copy(self)
         for key, value in context.items():
-            if key not in {"principal", "correlation_id", "causation_id", "permits", "catalog", "clock"}:
+            if key not in {"principal", "token_id", "correlation_id", "causation_id", "permits", "catalog", "clock"}:
                 raise TypeError(f"unknown record context {key!r}")
-            setattr(clone, key if key in {"principal", "permits", "catalog"} else f"_{key}", value)
+            setattr(clone, key if key in {"principal", "permits", "catalog", "token_id"} else f"_{key}", value)
+        if "principal" in context and "token_id" not in context:
+            clone.token_id = None
         return clone
+
+    @property
+    def acted_via(self) -> str:
+        """The token or the session through which the principal acts, as events record it."""
+        return f"token:{self.token_id}" if self.token_id is not None else self.session
 
     def close(self) -> None:
         """Close the underlying store."""
@@ -203,8 +227,8 @@ class RecordCore:
 
     def _view(self, aggregate: Aggregate, aggregate_id: Any) -> Any:
         """The current state from the projection, folding the stream if none was projected."""
-        if not isinstance(aggregate_id, str):
-            return None
+        if not isinstance(aggregate_id, str) or text_problem(aggregate_id):
+            return None  # not an id the record could hold
         row = self.store.get(aggregate.kind, aggregate_id)
         if row is not None:
             return decode(aggregate.state_type, row.doc)
@@ -243,8 +267,8 @@ class RecordCore:
             if filters.get(key) is not None:
                 filters[key] = timestamp(instant(filters[key], e.InvalidListQueryError, what=key))
         for key in ("status", "plan_id", "subject_id"):
-            if filters.get(key) is not None and not isinstance(filters[key], str):
-                raise e.InvalidListQueryError(f"{key} must be text", field=key)
+            if filters.get(key) is not None and (not isinstance(filters[key], str) or text_problem(filters[key])):
+                raise e.InvalidListQueryError(f"{key} must be text the record could hold", field=key)
         rows = self.store.page(
             ListQuery(kind=aggregate.kind, limit=limit + 1, after=_decode_cursor(cursor), **filters)
         )
@@ -285,6 +309,8 @@ class RecordCore:
         state is re-read and re-decided, so every guard sees what it is deciding against.
         Returns the new state and how many readings and steps were written.
         """
+        if not isinstance(aggregate_id, str) or text_problem(aggregate_id):
+            raise e.InvalidTextError(f"the id {aggregate_id!a:.120} is not text the record could keep", field="id")
         correlation = self._correlation_id or new_id()
         deadline = time.monotonic() + CONTENTION_SECONDS
         attempt = 0
@@ -300,7 +326,8 @@ class RecordCore:
                 NewEvent(
                     event_id=new_id(),
                     event_type=name,
-                    payload=payload,
+                    # who acted is the envelope's actor; through what, the payload's acted_via
+                    payload={**payload, "acted_via": self.acted_via},
                     occurred_at=timestamp(event.occurred_at),
                     actor=self.principal,
                     correlation_id=correlation,

@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from cora_bluesky.domain import rules
 from cora_bluesky.domain.rules import ID_LENGTH, WHITESPACE, ChoiceRule, Rule, TextRule
+from cora_bluesky.domain.values import unreadable
+
+#: the validation error type of text that would not read back; a field with no refusal of its
+#: own answers ``InvalidText`` for it
+INVALID_TEXT = "invalid_text"
 
 #: The most ids a list in a body may carry.
 MAX_IDS = 1000
@@ -70,11 +85,22 @@ def Texts(rule: TextRule, most: int) -> Any:  # noqa: N802 - reads as a type in 
 
 
 Ids = Annotated[list[Id], Field(max_length=MAX_IDS, json_schema_extra={"uniqueItems": True}), AfterValidator(_distinct)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+#: a number and nothing else: ``true`` or ``"1.5"`` is not a value (strict refuses coercion)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reads_back(cls, value: Any) -> Any:
+        """Every field, of every body: no text in it (JSON values and keys included) that the
+        record could not read back. The record refuses the same in its core."""
+        problem = unreadable(value)
+        if problem:
+            raise PydanticCustomError(INVALID_TEXT, "text the record cannot keep: {problem}", {"problem": problem})
+        return value
 
 
 class ExternalRefIn(Body):
@@ -257,3 +283,18 @@ class RecordCalibrationIn(Body):
 class IssueTokenIn(Body):
     principal: Text(rules.TOKEN_PRINCIPAL) = named(rules.TOKEN_PRINCIPAL)
     role: Literal["viewer", "operator", "safety", "admin"] = named("InvalidTokenRole")
+    expires_at: AwareDatetime | None = named("InvalidTokenExpiry", default=None)
+
+
+Role = Literal["viewer", "operator", "safety", "admin"]
+PrincipalName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")]
+Roles = Annotated[list[Role], Field(max_length=4, json_schema_extra={"uniqueItems": True})]
+
+
+class RegisterPrincipalIn(Body):
+    principal_id: PrincipalName = named("InvalidPrincipalName")
+    roles: Roles = named("InvalidPrincipalRoles", default_factory=list)
+
+
+class PrincipalRolesIn(Body):
+    roles: Roles = named("InvalidPrincipalRoles")

@@ -217,6 +217,14 @@ class TokenOut(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class PrincipalOut(BaseModel):
+    id: str
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
 
 
 class TokenIssuedOut(TokenOut):

@@ -27,6 +27,7 @@ from cora_bluesky.application.aggregates import (
     ENCLOSURE,
     METHOD,
     PLAN,
+    PRINCIPAL,
     PROCEDURE,
     RUN,
     SUBJECT,
@@ -34,7 +35,7 @@ from cora_bluesky.application.aggregates import (
     Aggregate,
 )
 from cora_bluesky.application.codec import encode
-from cora_bluesky.domain import access, calibration, clearance, equipment, procedure, recipe, run, subject
+from cora_bluesky.domain import access, calibration, clearance, equipment, principal, procedure, recipe, run, subject
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.access import Duty
 from cora_bluesky.domain.rules import ID_LENGTH
@@ -73,6 +74,7 @@ DECIDERS = {
     PLAN.kind: recipe,
     CALIBRATION.kind: calibration,
     TOKEN.kind: access,
+    PRINCIPAL.kind: principal,
 }
 
 #: what every listing may answer besides its filters' boundary refusals
@@ -485,14 +487,33 @@ RECIPES = (
 TOKENS = (
     # Not behind Idempotency-Key: keeping the response to replay it would keep the secret.
     Slice("IssueToken", "issue_token", R, "POST", "/tokens", NONE, ADMIN, TOKEN,
-          "Issue a token; its secret is in this response only.", m.IssueTokenIn, out.TokenIssuedOut,
-          refusals=(e.InvalidTokenPrincipalError, e.InvalidTokenRoleError), present=_issued),
+          "Issue a token to a registered principal, for one of its roles; its secret is in this response only.",
+          m.IssueTokenIn, out.TokenIssuedOut,
+          refusals=(e.InvalidTokenPrincipalError, e.InvalidTokenRoleError, e.InvalidTokenExpiryError,
+                    e.PrincipalNotFoundError, e.TokenRoleNotHeldError, e.TokenCannotWidenIssuerError),
+          present=_issued),
     Slice("RevokeToken", "revoke_token", C, "POST", "/tokens/{token_id}/revoke", NONE, ADMIN, TOKEN,
           "Revoke a token: it authenticates nothing from now on.", response=out.TokenOut,
           refusals=(e.TokenCannotRevokeError,)),
     Slice("ListTokens", "list_tokens", Q, "GET", "/tokens", NONE, ADMIN, TOKEN,
           "Tokens, newest first; never their secrets.", response=out.PageOut[out.TokenOut], filters=LISTING,
           present=_paged),
+)
+
+PRINCIPALS = (
+    Slice("RegisterPrincipal", "register_principal", R, "POST", "/principals", NONE, ADMIN, PRINCIPAL,
+          "Register a person or service with its roles (never operator and safety together).",
+          m.RegisterPrincipalIn, out.PrincipalOut,
+          refusals=(e.PrincipalAlreadyExistsError, e.InvalidPrincipalNameError, e.InvalidPrincipalRolesError)),
+    Slice("ChangePrincipalRoles", "change_principal_roles", C, "POST", "/principals/{principal_id}/roles", NONE,
+          ADMIN, PRINCIPAL, "Give a principal exactly these roles; an empty list retires it. Never one's own.",
+          m.PrincipalRolesIn, out.PrincipalOut,
+          refusals=(e.PrincipalCannotChangeOwnRolesError, e.PrincipalRolesUnchangedError,
+                    e.InvalidPrincipalRolesError)),
+    Slice("GetPrincipal", "get_principal", Q, "GET", "/principals/{principal_id}", NONE, READ, PRINCIPAL,
+          "A principal and the roles it holds.", response=out.PrincipalOut),
+    Slice("ListPrincipals", "list_principals", Q, "GET", "/principals", NONE, READ, PRINCIPAL,
+          "Principals, newest first.", response=out.PageOut[out.PrincipalOut], filters=LISTING, present=_paged),
 )
 
 #: every slice, by module
@@ -504,6 +525,7 @@ MODULES: dict[str, tuple[Slice, ...]] = {
     "subjects": SUBJECTS,
     "recipes": RECIPES,
     "tokens": TOKENS,
+    "principals": PRINCIPALS,
 }
 SLICES: tuple[Slice, ...] = tuple(row for rows in MODULES.values() for row in rows)
 #: the slices REST and MCP serve

@@ -641,6 +641,57 @@ class InvalidTokenRoleError(InvalidInputError):
     """Roles are viewer, operator, safety or admin."""
 
 
+class InvalidTokenExpiryError(InvalidInputError):
+    """A token's expiry is a zoned time after it is issued."""
+
+
+class TokenRoleNotHeldError(ConflictError):
+    """A token carries only a role its principal holds: it cannot widen the principal's roles."""
+
+
+class TokenCannotWidenIssuerError(ConflictError):
+    """A token issued through a token may do nothing the issuing token may not."""
+
+
+# --- Principals ------------------------------------------------------------------------
+
+
+class PrincipalNotFoundError(NotFoundError):
+    """No principal of this name is registered in the record."""
+
+
+class PrincipalAlreadyExistsError(ConflictError):
+    """A principal of this name is already registered."""
+
+
+class PrincipalNotRegisteredError(ForbiddenError):
+    """Whoever acts must be a registered principal; an unknown name may do nothing."""
+
+
+class PrincipalCannotChangeOwnRolesError(ConflictError):
+    """A principal's roles are changed by another administrator, never by the principal."""
+
+
+class PrincipalRolesUnchangedError(ConflictError):
+    """A role change must change something: the log never holds a change that did nothing."""
+
+
+class InvalidPrincipalNameError(InvalidInputError):
+    """Principal names are 1-100 characters: letters, digits and ``._@+-``."""
+
+
+class InvalidPrincipalRolesError(InvalidInputError):
+    """Roles are distinct viewer, operator, safety or admin; operator and safety never together."""
+
+
+class RecordAlreadyBootstrappedError(ConflictError):
+    """Only a record that holds no principal takes a first administrator."""
+
+
+class InvalidTextError(InvalidInputError):
+    """Text the record keeps is valid Unicode, without lone surrogates or NUL characters."""
+
+
 # --- Beamline model and edges ----------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.readable import text_problem
 
 #: Every character :meth:`str.strip` removes and :meth:`str.isspace` reports, spelled out:
 #: regular-expression engines disagree on what ``\s`` means.
@@ -66,8 +67,9 @@ class TextRule:
                 field=what,
                 length=len(trimmed),
             )
-        if "\x00" in trimmed:
-            raise self.error(f"{what} must not contain NUL characters", field=what)
+        problem = text_problem(trimmed)
+        if problem:
+            raise self.error(f"{what} {problem}", field=what)
         if not self.spaced and any(ch.isspace() for ch in trimmed):
             raise self.error(f"{what} {trimmed!r} contains whitespace", field=what)
         return trimmed

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain.errors import CoraError, InvalidTimestampError
+from cora_bluesky.domain.readable import MAX_JSON_DEPTH, text_problem, unreadable  # noqa: F401 - shared from here
 from cora_bluesky.domain.rules import EXTERNAL_REF_ID, EXTERNAL_REF_SCHEME, ENTRY_ID, TextRule, reason_rule
 
 #: How far a producer's clock may run ahead of the record's before a time is "in the future".
@@ -16,7 +17,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 #: Largest serialised JSON document the record accepts in a parameter set or payload.
 MAX_JSON_BYTES = 64 * 1024
-MAX_JSON_DEPTH = 32
 
 
 def text(
@@ -52,6 +52,10 @@ def instant(value: Any, error: type[CoraError] = InvalidTimestampError, *, what:
     """Refuse anything but a time-zone-aware :class:`datetime`."""
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise error(f"{what} must be a datetime with a time zone", field=what)
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC instant
+        raise error(f"{what} {value.isoformat()} is outside the representable range of times", field=what) from None
     return value
 
 
@@ -69,8 +73,10 @@ def json_problem(value: Any, *, depth: int = 0) -> str | None:
     """Describe the first reason ``value`` is not plain, finite JSON, or return ``None``."""
     if depth > MAX_JSON_DEPTH:
         return f"nested deeper than {MAX_JSON_DEPTH} levels"
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        return text_problem(value)
     if isinstance(value, int):
         return None
     if isinstance(value, float):
@@ -79,6 +85,8 @@ def json_problem(value: Any, *, depth: int = 0) -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"key {key!r} is not text"
+            if text_problem(key):
+                return f"a key {text_problem(key)}"
             problem = json_problem(item, depth=depth + 1)
             if problem:
                 return f"{key}: {problem}"

@@ -4,6 +4,9 @@
 #                    127.0.0.1 (and Channel Access is pinned there) for this session
 #   CORA_SPOOL       the recorder's spool folder (default: one per record)
 #   CORA_OPERATOR, CORA_PROPOSAL   who is at the beamline, for RE.md
+#   CORA_PRINCIPAL   the principal this session acts as (default: the login name); it must hold
+#                    the operator role. On a record that holds no principal yet, it becomes the
+#                    record's first administrator (with the operator role too).
 import atexit as _atexit
 import os as _os
 from pathlib import Path as _Path
@@ -29,5 +32,11 @@ from cora_bluesky.gates.epics import EpicsPermits
 RE = RunEngine({})
 RE.md["operator"] = _os.environ.get("CORA_OPERATOR", "2-BM beamline staff")
 RE.md["proposal_id"] = _os.environ.get("CORA_PROPOSAL", "GUP-81234")
-record = cora_bluesky.connect(permits=EpicsPermits())
+from cora_bluesky.domain.errors import RecordAlreadyBootstrappedError as _Bootstrapped
+
+record = cora_bluesky.connect(permits=EpicsPermits(), principal=_os.environ.get("CORA_PRINCIPAL") or None)
+try:
+    record.bootstrap(roles=["admin", "operator"])  # only on a record with no principal at all
+except _Bootstrapped:
+    pass
 cora = cora_bluesky.install(RE, record, spool=_os.environ.get("CORA_SPOOL") or None)

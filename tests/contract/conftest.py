@@ -7,7 +7,7 @@ unchanged.
 from __future__ import annotations
 
 import pytest
-from support import STORES, drop_store
+from support import STORES, drop_store, staff
 
 import cora_bluesky
 from cora_bluesky.storage import open_store
@@ -33,6 +33,6 @@ def permits():
 
 @pytest.fixture
 def record(store_uri, permits, clock):
-    opened = cora_bluesky.connect(store_uri, permits=permits, clock=clock, principal="tester")
+    opened = staff(cora_bluesky.connect(store_uri, permits=permits, clock=clock, principal="tester"))
     yield opened
     opened.close()

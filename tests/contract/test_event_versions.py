@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from support import NOW, build_beamline
+from support import NOW, build_beamline, staff
 
 import cora_bluesky
 from cora_bluesky.application.aggregates import CODEC, EVENT_TYPES, RUN
@@ -145,7 +145,7 @@ def test_an_sqlite_file_of_the_previous_schema_opens_and_reads_as_version_1(tmp_
     conn.commit()
     conn.close()
 
-    record = cora_bluesky.connect(f"sqlite:///{path}")
+    record = staff(cora_bluesky.connect(f"sqlite:///{path}"))  # its console takes the first administrator
     try:
         assert record.store.schema_version == len(MIGRATIONS) == 3
         assert [(ev.event_type, ev.type_version, ev.actor) for ev in record.history("subject", "s1")] == [
@@ -163,7 +163,7 @@ def test_an_sqlite_file_of_the_previous_schema_opens_and_reads_as_version_1(tmp_
 def test_a_mongodb_event_without_a_version_reads_as_version_1(mongodb_uri):
     import pymongo
 
-    record = cora_bluesky.connect(mongodb_uri, principal="tester")
+    record = staff(cora_bluesky.connect(mongodb_uri, principal="tester"))
     client = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=10000)
     try:
         client.get_default_database().events.insert_one({

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from support import activate_clearance, build_beamline
+from support import SAFETY_OFFICER, activate_clearance, build_beamline
 
 from cora_bluesky import CalibrationSource
 from cora_bluesky.domain import errors as e
@@ -58,11 +58,12 @@ def test_clearance_refusals_are_distinct(record):
     with pytest.raises(e.RunClearanceCoverageMismatchError) as refused:
         start(record, ids)
     assert refused.value.data["count"] == 1
-    record.start_clearance_review(form.id)
-    record.approve_clearance(form.id)
+    officer = record.bound(principal=SAFETY_OFFICER)
+    officer.start_clearance_review(form.id)
+    officer.approve_clearance(form.id)
     with pytest.raises(e.RunClearanceCoverageMismatchError):
         start(record, ids)  # Approved is not in force
-    record.activate_clearance(form.id)
+    officer.activate_clearance(form.id)
     assert start(record, ids).status is RunStatus.RUNNING
 
 
@@ -71,13 +72,15 @@ def test_clearance_that_expires_stops_covering(record, clock):
     form = record.register_clearance(
         form_type="aps-esaf", title="ESAF", asset_ids=[ids.stage], valid_until=clock.current + timedelta(hours=1)
     )
-    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance, record.activate_clearance):
+    officer = record.bound(principal=SAFETY_OFFICER)
+    record.submit_clearance(form.id)
+    for step in (officer.start_clearance_review, officer.approve_clearance, officer.activate_clearance):
         step(form.id)
     assert start(record, ids, subject_id=None)
     clock.advance(hours=2)
     with pytest.raises(e.RunClearanceCoverageMismatchError):
         start(record, ids, subject_id=None)
-    record.expire_clearance(form.id)
+    officer.expire_clearance(form.id)
     with pytest.raises(e.RunClearanceCoverageMismatchError):
         start(record, ids, subject_id=None)
 
@@ -305,6 +308,7 @@ def test_list_runs_filters_and_pagination(record, ids, clock):
 
 def test_events_carry_principal_correlation_and_causation(record, ids):
     run = start(record, ids)
+    record.register_principal(principal_id="alice", roles=["operator"])
     record.bound(principal="alice", correlation_id="session-9", causation_id="doc-uid-1").hold_run(run.id)
     started, held = record.history("run", run.id)
     assert started.actor == "tester" and started.correlation_id

@@ -64,6 +64,8 @@ def test_eight_writers_adjusting_one_run_all_get_through(store_uri, record):
     ids = build_beamline(record)
     run = record.start_run(name="x", plan_id=ids.plan, subject_id=ids.subject)
     writers, each = 8, 15
+    for n in range(writers):
+        record.register_principal(principal_id=f"writer-{n}", roles=["operator"])
     barrier, done, failures = threading.Barrier(writers), [], []
 
     def writer(n):
@@ -94,6 +96,7 @@ def test_readings_racing_a_completion_never_land_after_it(store_uri, record):
     """The issue's trial: readings keep arriving while the run completes, twelve times over."""
     ids = build_beamline(record)
     trials, late = 12, []
+    record.register_principal(principal_id="recorder", roles=["operator"])
     for trial in range(trials):
         run = record.start_run(name=f"race {trial}", plan_id=ids.plan, subject_id=ids.subject)
         writer = cora_bluesky.connect(store_uri, principal="recorder")

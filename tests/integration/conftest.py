@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import STORES, PSSIoc, build_beamline, drop_store
+from support import STORES, PSSIoc, build_beamline, drop_store, staff
 
 import cora_bluesky
 
@@ -35,6 +35,7 @@ def epics_permits():
 def beamline(tmp_path, ioc, epics_permits, clock):
     """A record whose two hutches are wired to the test IOC, with the 2-BM beamline registered."""
     record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'record.db'}", permits=epics_permits, clock=clock)
+    staff(record, jdoe=("operator",))  # the operator some tests install the gate as
     ids = build_beamline(record, activate=False, pvs={
         "2-BM-A": (ioc.pv("A:SECURED"), [ioc.pv("A:SHUTTER")]),
         "2-BM-B": (ioc.pv("B:SECURED"), [ioc.pv("B:SHUTTER")]),

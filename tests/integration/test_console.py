@@ -118,6 +118,7 @@ def test_an_in_memory_copy_target_is_refused(capsys, told):
 
 def test_model_diff_then_apply_from_the_console(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CORA_URI", f"sqlite:///{tmp_path / 'record.db'}")
+    assert cli(capsys, "principal", "bootstrap")[0] == 0  # the console administers the new record
     model = ["model", "apply", str(MODEL), "--substitute", "pss=PA:02BM:"]
     code, out, _ = cli(capsys, *model)
     assert code == 0 and "+ enclosure '2-BM-B'" in out and out.strip().endswith("the record matches the model")

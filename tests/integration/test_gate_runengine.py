@@ -13,7 +13,7 @@ from bluesky import RunEngine
 from bluesky.utils import IllegalMessageSequence, Msg, RunEngineInterrupted
 from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
-from support import activate_clearance, wait_for
+from support import activate_clearance, perform, wait_for
 
 import cora_bluesky
 from cora_bluesky.domain import errors as e
@@ -65,16 +65,16 @@ def test_clearance_review_states_then_activation(session, devices, clock):
     plan = lambda: bp.scan([cam], rot, -1, 1, 3)  # noqa: E731
     first = record.register_clearance(form_type="aps-esaf", title="ESAF 1", subject_ids=[ids.subject])
     record.submit_clearance(first.id)
-    record.start_clearance_review(first.id)
+    perform(record, "start_clearance_review", first.id)
     with pytest.raises(e.RunClearanceCoverageMismatchError) as under_review:
         RE(plan(), subject_id=ids.subject)
     assert under_review.value.data["count"] == 1
     expired = activate_clearance(record, subject_ids=[ids.subject])
-    record.expire_clearance(expired.id)
+    perform(record, "expire_clearance", expired.id)
     with pytest.raises(e.RunClearanceCoverageMismatchError) as after_expiry:
         RE(plan(), subject_id=ids.subject)
     assert after_expiry.value.data["count"] == 2
-    record.supersede_clearance(first.id, reason="amended form filed")
+    perform(record, "supersede_clearance", first.id, reason="amended form filed")
     with pytest.raises(e.RunClearanceCoverageMismatchError) as superseded:
         RE(plan(), subject_id=ids.subject)
     assert superseded.value.data["count"] == 2
@@ -292,7 +292,7 @@ def test_beam_dump_with_gated_resume(session, devices, clock):
         wait_for(lambda: any(name == "event" for name, _ in documents), 30, "the first event")
         ring.put(0.0)                       # beam dump
         wait_for(lambda: record.list_runs(status="Held").items, 30, "the dump recorded as a hold")
-        record.expire_clearance(first.id)   # the form runs out during the dump
+        perform(record, "expire_clearance", first.id)   # the form runs out during the dump
         ring.put(100.0)                     # beam back, but the run must stay suspended
         wait_for(refused_on_return, 30, "the supervisor to refuse the resume")
         marks["held"] = len(documents)

@@ -11,7 +11,7 @@ import cora_bluesky
 from cora_bluesky.application.slices import SERVED as SLICES
 from cora_bluesky.server.tools import input_schema
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from support import activate_clearance, build_beamline
+from support import activate_clearance, build_beamline, staff
 
 pytestmark = pytest.mark.anyio
 
@@ -27,6 +27,7 @@ def beamline(tmp_path):
     uri = f"sqlite:///{tmp_path / 'record.db'}"
     with cora_bluesky.connect(uri, principal="setup") as record:
         ids = build_beamline(record, activate=False)
+        staff(record, **{f"{role}-1": (role,) for role in ("viewer", "operator", "safety", "admin")})
         tokens = {
             role: record.issue_token(principal=f"{role}-1", role=role)[1]
             for role in ("viewer", "operator", "safety", "admin")

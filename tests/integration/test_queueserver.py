@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support import wait_for
 
+from support import perform, staff
 import cora_bluesky
 from cora_bluesky.sim.loopback import free_port
 
@@ -110,14 +111,13 @@ def test_queued_plans_are_gated_and_recorded(queueserver, ioc):
     RM, uri, log = queueserver
     assert {"dark_field", "flat_field", "find_rotation_center", "tomo_scan"} <= set(RM.plans_allowed()["plans_allowed"])
     assert not any(name.startswith("_") for name in RM.plans_allowed()["plans_allowed"])
-    record = cora_bluesky.connect(uri)
+    record = staff(cora_bluesky.connect(uri))  # the profile made this login the first administrator
     (camera,) = record.assets_for_devices(["camera"])
     sample = record.register_subject(name="sn-2024-040")
     record.mount_subject(sample.id)
     form = record.register_clearance(form_type="aps-esaf", title="ESAF 271828", asset_ids=[camera.id])
-    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance,
-                 record.activate_clearance):
-        step(form.id)
+    for step in ("submit_clearance", "start_clearance_review", "approve_clearance", "activate_clearance"):
+        perform(record, step, form.id)
 
     dark = BPlan("dark_field", frames=2)
     dark.meta = {"operator": "qs-alice"}

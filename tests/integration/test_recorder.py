@@ -16,7 +16,7 @@ from bluesky.suspenders import SuspendFloor
 from bluesky.utils import RunEngineInterrupted
 from ophyd import Signal
 from ophyd.sim import SynAxis, SynGauss
-from support import SOFT_SIGNALS, build_beamline, wait_for
+from support import SOFT_SIGNALS, build_beamline, staff, wait_for
 
 import cora_bluesky
 from cora_bluesky.callbacks import CoraRecorder
@@ -234,7 +234,7 @@ def test_hooks_already_on_the_runengine_are_kept(tmp_path):
     RE = RunEngine({})
     seen = []
     RE.state_hook = lambda new, old: seen.append(new)
-    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}")
+    record = staff(cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}"))
     cora_bluesky.install(RE, record, outside_hutches=SOFT_SIGNALS)
     RE.state_hook("running", "idle")
     assert seen == ["running"]

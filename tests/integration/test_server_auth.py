@@ -48,6 +48,8 @@ ALLOWED = {
     ("POST", "/tokens"): ADMIN,
     ("GET", "/tokens"): ADMIN,
     ("POST", "/tokens/{token_id}/revoke"): ADMIN,
+    ("POST", "/principals"): ADMIN,
+    ("POST", "/principals/{principal_id}/roles"): ADMIN,
 }
 OPEN = {("GET", "/health")}
 
@@ -102,7 +104,7 @@ def test_each_role_reaches_exactly_its_paths(served, role):
 
 
 def test_without_a_valid_token_every_path_is_401(served):
-    revoked, secret = served.record.issue_token(principal="gone", role="admin")
+    revoked, secret = served.record.issue_token(principal="admin-1", role="admin")
     served.record.revoke_token(revoked.id)
     tried = 0
     for method, path in _routes(served.app):
@@ -131,6 +133,8 @@ def test_health_needs_no_token(served):
 
 
 def test_tokens_over_http(served):
+    registered = served.call("POST", "/principals", "admin", json={"principal_id": "beamline-portal", "roles": ["viewer"]})
+    assert registered.status_code == 201, registered.text
     issued = served.call("POST", "/tokens", "admin", json={"principal": "beamline-portal", "role": "viewer"})
     assert issued.status_code == 201
     secret, token_id = issued.json()["token"], issued.json()["id"]
@@ -146,3 +150,40 @@ def test_tokens_over_http(served):
     assert (unknown.status_code, unknown.json()["error"]) == (404, "TokenNotFound")
     bad = served.call("POST", "/tokens", "admin", json={"principal": "x", "role": "root"})
     assert (bad.status_code, bad.json()["error"]) == (422, "InvalidTokenRole")
+
+
+def test_an_admin_token_cannot_mint_a_safety_token_to_approve_as_someone_else(served):
+    """The impersonation: an admin mints ``{"principal": "safety-1", "role": "safety"}``."""
+    before = served.call("GET", "/tokens", "admin", params={"limit": 500}).json()["items"]
+    minted = served.call("POST", "/tokens", "admin", json={"principal": "safety-1", "role": "safety"})
+    assert (minted.status_code, minted.json()["error"]) == (409, "TokenCannotWidenIssuer"), minted.text
+    assert served.call("GET", "/tokens", "admin", params={"limit": 500}).json()["items"] == before
+    # nor a token for a role its principal does not hold, nor for a principal that does not exist
+    widened = served.call("POST", "/tokens", "admin", json={"principal": "viewer-1", "role": "admin"})
+    assert (widened.status_code, widened.json()["error"]) == (409, "TokenRoleNotHeld")
+    unknown = served.call("POST", "/tokens", "admin", json={"principal": "safety-2", "role": "viewer"})
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "PrincipalNotFound")
+    # nor can the admin grant itself the safety role
+    own = served.call("POST", "/principals/admin-1/roles", "admin", json={"roles": ["admin", "safety"]})
+    assert (own.status_code, own.json()["error"]) == (409, "PrincipalCannotChangeOwnRoles")
+
+
+def test_a_role_removed_from_a_principal_stops_its_tokens_at_once(served):
+    assert served.call("GET", "/runs", "operator").status_code == 200
+    changed = served.call("POST", "/principals/operator-1/roles", "admin", json={"roles": ["viewer"]})
+    assert changed.status_code == 200 and changed.json()["roles"] == ["viewer"]
+    answer = served.call("POST", "/subjects", "operator", json={"name": "sn-1"})
+    assert (answer.status_code, answer.json()["error"]) == (403, "Forbidden")
+    assert served.call("GET", "/runs", "operator").status_code == 403  # an operator token, a viewer now
+
+
+def test_an_expired_token_is_unauthorized(served, clock):
+    from datetime import timedelta
+
+    expires = (clock.current + timedelta(minutes=5)).isoformat()
+    issued = served.call("POST", "/tokens", "admin", json={"principal": "viewer-1", "role": "viewer", "expires_at": expires})
+    assert issued.status_code == 201 and issued.json()["expires_at"]
+    headers = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert served.client.get("/runs", headers=headers).status_code == 200
+    clock.advance(minutes=5)
+    assert served.client.get("/runs", headers=headers).status_code == 401

@@ -17,6 +17,9 @@ from cora_bluesky.sim.loopback import free_port
 
 
 def token(uri: str, principal: str, role: str, capsys) -> str:
+    """A principal registered and issued a token at the console, as an administrator does."""
+    assert main(["principal", "register", "--uri", uri, principal, "--role", role]) == 0
+    capsys.readouterr()
     assert main(["token", "create", "--uri", uri, "--principal", principal, "--role", role]) == 0
     captured = capsys.readouterr()
     assert principal in captured.err
@@ -26,6 +29,7 @@ def token(uri: str, principal: str, role: str, capsys) -> str:
 @pytest.fixture
 def server(tmp_path, capsys):
     uri = f"sqlite:///{tmp_path / 'record.db'}"
+    assert main(["principal", "bootstrap", "--uri", uri]) == 0  # the login name administers the new record
     tokens = {role: token(uri, f"{role}-ana", role, capsys) for role in ("operator", "safety", "admin", "viewer")}
     port = free_port()
     process = subprocess.Popen(

@@ -38,6 +38,7 @@ def test_the_same_key_with_another_body_is_refused(served):
 
 def test_keys_belong_to_their_principal(served):
     served.clearance(subject_ids=[served.ids.subject])
+    served.record.register_principal(principal_id="operator-2", roles=["operator"])
     _, second_operator = served.record.issue_token(principal="operator-2", role="operator")
     first = served.call("POST", "/runs", key="shared", json=body(served)).json()
     theirs = served.client.post(

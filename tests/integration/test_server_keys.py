@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import pytest
 
 import cora_bluesky
+from support import staff
 from cora_bluesky.application.ports import IdempotencyKeys
 from cora_bluesky.server import create_app
 from cora_bluesky.storage import open_store
@@ -25,7 +26,8 @@ def _keys_in(path) -> int:
 def test_a_keyed_create_is_replayed_from_the_server_keys(tmp_path, apart):
     from fastapi.testclient import TestClient
 
-    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'record.db'}", principal="setup")
+    record = staff(cora_bluesky.connect(f"sqlite:///{tmp_path / 'record.db'}", principal="setup"),
+                   **{"operator-1": ("operator",)})
     keys = open_store(f"sqlite:///{tmp_path / 'keys.db'}") if apart else None
     _, secret = record.issue_token(principal="operator-1", role="operator")
     headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "k-1"}

@@ -15,6 +15,16 @@ EXAMPLES_PER_OPERATION = 30
 #: is opaque: any text fits its schema, only the ones the record issued are accepted.)
 SEMANTIC = {
     "POST /methods": "parameters_schema must itself be a valid JSON Schema",
+    "POST /tokens": "expires_at must be later than the record's clock",
+    "POST /principals": "operator and safety are never held together",
+    "POST /principals/{principal_id}/roles": "operator and safety are never held together",
+    # free-form JSON objects: no text in them, at any depth and keys included, may hold NUL or a
+    # lone surrogate, which their schema (any object) does not state
+    **{
+        operation: "a free-form JSON object holds text that reads back"
+        for operation in ("POST /runs", "POST /runs/{run_id}/adjust", "POST /plans", "POST /plans/{plan_id}/revise",
+                          "POST /methods/{method_id}/revise", "POST /procedures/{procedure_id}/steps")
+    },
 }
 
 
@@ -22,7 +32,7 @@ def role_for(method: str, path: str) -> str:
     """The role whose token drives an operation, so that generated requests reach the record."""
     if method == "GET":
         return "admin" if path.startswith("/tokens") else "viewer"
-    if path.startswith(("/enclosures", "/assets", "/methods", "/plans", "/tokens")):
+    if path.startswith(("/enclosures", "/assets", "/methods", "/plans", "/tokens", "/principals")):
         return "admin"
     if path.startswith("/clearances/") and not path.endswith(("/bind", "/submit")):
         return "safety"

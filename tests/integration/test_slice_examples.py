@@ -12,7 +12,7 @@ import pytest
 
 from cora_bluesky.application.slices import SERVED, SLICES, adapter
 from cora_bluesky.domain.access import GRANTS
-from support import activate_clearance
+from support import activate_clearance, perform
 
 Example = Callable[[Any], tuple[dict[str, str], dict[str, Any] | None]]
 
@@ -34,7 +34,7 @@ def _procedure(served, *, started: bool = False) -> str:
 def _clearance(served, *steps: str) -> str:
     form = served.record.register_clearance(form_type="aps-esaf", title="ESAF 1", subject_ids=[served.ids.subject])
     for step in steps:
-        getattr(served.record, step)(form.id)
+        perform(served.record, step, form.id)
     return form.id
 
 
@@ -124,9 +124,13 @@ EXAMPLES: dict[str, Example] = {
     "deprecate_plan": lambda s: ({"plan_id": s.ids.plan}, None),
     "get_plan": lambda s: ({"plan_id": s.ids.plan}, None),
     "list_plans": lambda s: ({}, {"status": "Active"}),
-    "issue_token": lambda s: ({}, {"principal": "beamline-portal", "role": "viewer"}),
-    "revoke_token": lambda s: ({"token_id": s.record.issue_token(principal="gone", role="viewer")[0].id}, None),
+    "issue_token": lambda s: ({}, {"principal": "viewer-1", "role": "viewer", "expires_at": "2099-01-01T00:00:00Z"}),
+    "revoke_token": lambda s: ({"token_id": s.record.issue_token(principal="viewer-1", role="viewer")[0].id}, None),
     "list_tokens": lambda s: ({}, {"limit": 10}),
+    "register_principal": lambda s: ({}, {"principal_id": "beamline-portal", "roles": ["viewer"]}),
+    "change_principal_roles": lambda s: ({"principal_id": "viewer-1"}, {"roles": ["viewer", "operator"]}),
+    "get_principal": lambda s: ({"principal_id": "safety-1"}, None),
+    "list_principals": lambda s: ({}, {"limit": 10}),
 }
 
 

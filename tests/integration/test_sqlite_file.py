@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 
 import pytest
-from support import build_beamline, wait_for
+from support import build_beamline, staff, wait_for
 
 import cora_bluesky
 from cora_bluesky.domain import errors as e
@@ -37,6 +37,7 @@ def uri(tmp_path):
 def test_two_processes_write_one_run_without_losing_anything(uri):
     record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
     ids = build_beamline(record)
+    staff(record, re=("operator",), server=("operator",))  # the RunEngine's and the server's principals
     run = record.start_run(name="shared", plan_id=ids.plan, subject_id=ids.subject)
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Barrier(3), ctx.Event()
@@ -135,7 +136,7 @@ def test_the_wal_is_checkpointed_off_the_write_path_and_stays_bounded(uri):
         frames, backfilled = struct.unpack_from("=I", index, 16)[0], struct.unpack_from("=I", index, 96)[0]
         return backfilled >= frames
 
-    record = cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
+    record = staff(cora_bluesky.connect(uri, permits=cora_bluesky.StaticPermits({"2-BM-B": True})))
     path = sqlite_path(uri)
     assert record.store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     sizes = []

@@ -10,6 +10,7 @@ from bluesky.simulators import summarize_plan
 from ophyd.sim import SynAxis, SynGauss
 
 import cora_bluesky
+from support import staff
 from cora_bluesky.domain import errors as e
 from cora_bluesky.plans import stubs, tomography
 from cora_bluesky.plans.stubs import STEPS_STREAM
@@ -89,7 +90,7 @@ def test_current_parameters_with_a_default_runs_anywhere():
 def test_every_command_cora_registers_has_a_docstring(tmp_path):
     RE = RunEngine({})
     bare = dict(RE._command_registry)
-    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'record.db'}")
+    record = staff(cora_bluesky.connect(f"sqlite:///{tmp_path / 'record.db'}"))
     cora_bluesky.install(RE, record, spool=tmp_path / "spool")
     listing = RE.print_command_registry()
     assert RE.print_command_registry(verbose=True)

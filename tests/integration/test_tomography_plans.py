@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from bluesky import RunEngine
 
+from support import perform, staff
 import cora_bluesky
 from cora_bluesky.application.beamline import load_beamline
 from cora_bluesky.domain import errors as e
@@ -19,7 +20,7 @@ MODEL = Path(__file__).resolve().parents[2] / "profile_collection" / "beamline.t
 
 @pytest.fixture
 def rig(tmp_path, ioc, epics_permits):
-    record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}", permits=epics_permits)
+    record = staff(cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}", permits=epics_permits))
     ids = load_beamline(record, tomllib.loads(MODEL.read_text()), substitutions={"pss": ioc.prefix})
     devices = build_devices(axis_offset=-4.6)
     RE = RunEngine({})
@@ -27,9 +28,8 @@ def rig(tmp_path, ioc, epics_permits):
     sample = record.register_subject(name="sn-1")
     record.mount_subject(sample.id)
     form = record.register_clearance(form_type="aps-esaf", title="ESAF", asset_ids=[ids["assets"]["camera"]])
-    for step in (record.submit_clearance, record.start_clearance_review, record.approve_clearance,
-                 record.activate_clearance):
-        step(form.id)
+    for step in ("submit_clearance", "start_clearance_review", "approve_clearance", "activate_clearance"):
+        perform(record, step, form.id)
     yield RE, cora, record, ids, devices, sample.id
     record.close()
 

@@ -19,6 +19,7 @@ SERVED_AS = {
     "plan": out.PlanOut,
     "calibration": out.CalibrationOut,
     "token": out.TokenOut,
+    "principal": out.PrincipalOut,
 }
 
 

@@ -10,11 +10,12 @@ from cora_bluesky.application.slices import DECIDERS, SERVED, SLICES, Category
 from cora_bluesky.domain import errors as e
 
 #: public Record methods that are not slices: lookups the gate, the recorder and the console
-#: make, and the record's own plumbing
+#: make, and the record's own plumbing (authentication, authorization, the first administrator)
 LOOKUPS = {
     "active_calibrations", "assets_for_devices", "authenticate", "bound", "check_equipment_permits",
     "check_run_gates", "clearances_covering", "close", "find_asset", "find_enclosure", "find_method", "find_plan",
     "find_named", "get_token", "history", "now", "resolve_plan", "stale_runs", "store_as", "timeline",
+    "acting_roles", "authorize", "bootstrap", "has_principals",
     # a Run's data: every run holding a Bluesky run (list_runs' filters, all pages), and the
     # catalog entry and its verification, which read the beamline's catalog, not the record
     "find_runs", "open_data", "verify_run_data",
@@ -69,3 +70,11 @@ def test_refusals_are_named_errors_and_transitions_name_their_own():
     assert hold.errors == (e.RunNotFoundError, e.RunCannotHoldError)
     abort = next(row for row in SLICES if row.tool == "abort_run")
     assert abort.errors == (e.RunNotFoundError, e.RunCannotAbortError, e.InvalidRunAbortReasonError)
+
+
+def test_every_slice_method_of_the_record_checks_its_rows_duty():
+    checked = 0
+    for row in SLICES:
+        assert getattr(Record, row.tool).duty is row.duty, row.tool
+        checked += 1
+    assert checked == len(SLICES)
