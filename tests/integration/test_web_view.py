@@ -47,7 +47,10 @@ def session(tmp_path_factory):
         capture_output=True, text=True, timeout=180, cwd=folder, env=_own_epics(),
     )
     assert told.returncode == 0, told.stderr[-3000:]
-    with cora_bluesky.connect(uri, principal="setup") as record:
+    # the demo's session principal (the login name) administers the record and runs scans
+    with cora_bluesky.connect(uri) as record:
+        for role in ("viewer", "safety"):
+            record.register_principal(principal_id=f"{role}-1", roles=[role])
         runs = record.list_runs(limit=500).items
         (held,) = [run for run in runs if run.hold_count]
         sample = record.get_subject(held.subject_id)

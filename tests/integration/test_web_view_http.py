@@ -43,6 +43,7 @@ def test_sign_in_goes_nowhere_but_the_view(served):
 
 
 def test_a_revoked_token_is_signed_out_on_its_next_page(served):
+    served.record.register_principal(principal_id="leaving-1", roles=["viewer"])
     token = served.record.issue_token(principal="leaving-1", role="viewer")
     served.client.cookies.set(COOKIE, token[1], path="/view")
     assert served.client.get("/view/runs").status_code == 200
