@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import bluesky.plans as bp
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from bluesky import RunEngine
 from ophyd.sim import SynAxis, SynGauss
-from support import SOFT_SIGNALS, build_beamline
+from support import SOFT_SIGNALS, build_beamline, wait_for
 
 import cora_bluesky
 from cora_bluesky.application.run_data import Verdict
@@ -49,16 +48,15 @@ def _serve(tmp_path_factory, kind: str):
         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     address = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{address}/api/v1/", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
+
+    def answers() -> bool:
         assert server.poll() is None, (directory / "server.log").read_text()
-        assert time.monotonic() < deadline, "the Tiled server did not come up within 60 s"
-        time.sleep(0.1)  # polling a condition with a deadline
+        try:
+            return httpx.get(f"{address}/api/v1/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, 60, "the Tiled server to answer", interval=0.1)
     yield address
     server.stdin.close()  # it stops by itself when its input closes
     try:
