@@ -26,8 +26,10 @@ from cora_bluesky.cli import main as cora_main
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.digest import CANONICAL_FORM
 
-tiled_client = pytest.importorskip("tiled.client")
-tiled_writing = pytest.importorskip("bluesky_tiled_plugins.writing.tiled_writer")
+tiled_client = pytest.importorskip("tiled.client", reason="needs the data extra: pip install -e '.[data]'")
+tiled_writing = pytest.importorskip(
+    "bluesky_tiled_plugins.writing.tiled_writer", reason="needs the data extra: pip install -e '.[data]'"
+)
 
 API_KEY = "coratestkey"
 
@@ -76,7 +78,7 @@ def tiled_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def databroker_server(tmp_path_factory):
     """The address of a databroker v2 catalog (MongoDB-normalized, over mongomock)."""
-    pytest.importorskip("databroker.mongo_normalized")
+    pytest.importorskip("databroker.mongo_normalized", reason="needs the data extra: pip install -e '.[data]'")
     yield from _serve(tmp_path_factory, "databroker")
 
 
