@@ -129,9 +129,11 @@ def clearance(
     assets: tuple[str, ...] = (),
     valid_from: datetime | None = None,
     valid_until: datetime | None = None,
+    form_number: str | None = None,
 ) -> ClearanceState:
     return ClearanceState(
-        clearance_id, "aps-esaf", "ESAF", (), runs, subjects, assets, valid_from, valid_until, status, NOW, NOW
+        clearance_id, "aps-esaf", "ESAF", (), runs, subjects, assets, valid_from, valid_until, status, NOW, NOW,
+        form_number=form_number,
     )
 
 

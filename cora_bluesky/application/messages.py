@@ -188,6 +188,7 @@ class RegisterClearanceIn(Body):
     hazards: Texts(rules.CLEARANCE_HAZARDS, 100) = named(rules.CLEARANCE_HAZARDS, default_factory=list)
     valid_from: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
     valid_until: AwareDatetime | None = named("InvalidClearanceWindow", default=None)
+    form_number: Text(rules.CLEARANCE_FORM_NUMBER) | None = named(rules.CLEARANCE_FORM_NUMBER, default=None)
 
 
 class BindClearanceIn(Body):

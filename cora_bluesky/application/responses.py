@@ -57,6 +57,8 @@ class RunOut(BaseModel):
     hold_count: int = 0
     time_held: float = 0.0
     held_since: datetime | None = None
+    #: the Active clearances that covered the run when it started
+    clearance_ids: list[str] = []
 
 
 class ProcedureOut(BaseModel):
@@ -91,6 +93,7 @@ class ClearanceOut(BaseModel):
     updated_at: datetime
     last_reason: str | None = None
     superseded_by: str | None = None
+    form_number: str | None = None
 
 
 class EnclosureOut(BaseModel):

@@ -31,6 +31,7 @@ class SafetyCommands(RecordCore):
         hazards: Iterable[str] = (),
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
+        form_number: str | None = None,
         clearance_id: str | None = None,
     ) -> ClearanceState:
         """Register a filled-in safety form (Defined) bound to runs, subjects or assets.
@@ -41,6 +42,9 @@ class SafetyCommands(RecordCore):
             A form type code, see :meth:`list_clearance_form_types` (``"aps-esaf"``, ...).
         valid_from, valid_until : datetime, optional
             The validity window; an Active clearance outside it is not in force.
+        form_number : str, optional
+            The facility's number of the form (an ESAF's number): a run whose metadata names
+            another form is refused while this clearance is what covers it.
         """
         command = c.RegisterClearance(
             clearance_id or new_id(),
@@ -52,6 +56,7 @@ class SafetyCommands(RecordCore):
             tuple(hazards),
             valid_from,
             valid_until,
+            form_number,
         )
 
         def decide(state: ClearanceState | None) -> tuple:

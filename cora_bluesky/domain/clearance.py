@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Iterable
 
 from cora_bluesky.domain import errors as e
-from cora_bluesky.domain.rules import CLEARANCE_BINDINGS, CLEARANCE_HAZARDS, CLEARANCE_TITLE
+from cora_bluesky.domain.rules import CLEARANCE_BINDINGS, CLEARANCE_FORM_NUMBER, CLEARANCE_HAZARDS, CLEARANCE_TITLE
 from cora_bluesky.domain.values import At, instant, reason
 
 
@@ -59,6 +59,8 @@ class ClearanceState:
     updated_at: datetime
     last_reason: str | None = None
     superseded_by: str | None = None
+    #: the facility's number of the form (an ESAF's number), when it has one
+    form_number: str | None = None
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -75,6 +77,7 @@ class RegisterClearance:
     hazards: tuple[str, ...] = ()
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    form_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class ClearanceRegistered:
     valid_from: datetime | None
     valid_until: datetime | None
     occurred_at: datetime
+    # added after streams held registrations: absent there, it reads as no number
+    form_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +319,7 @@ def _register(command: RegisterClearance, state: ClearanceState | None, ctx: At)
         )
     title = CLEARANCE_TITLE.check(command.title)
     hazards = CLEARANCE_HAZARDS.check_each(command.hazards)
+    number = CLEARANCE_FORM_NUMBER.check_optional(command.form_number)
     runs = _ids(command.run_ids, "run_ids")
     subjects = _ids(command.subject_ids, "subject_ids")
     assets = _ids(command.asset_ids, "asset_ids")
@@ -331,7 +337,8 @@ def _register(command: RegisterClearance, state: ClearanceState | None, ctx: At)
         raise e.InvalidClearanceWindowError("valid_until must be later than valid_from")
     return (
         ClearanceRegistered(
-            command.clearance_id, command.form_type, title, hazards, runs, subjects, assets, start, end, ctx.now
+            command.clearance_id, command.form_type, title, hazards, runs, subjects, assets, start, end, ctx.now,
+            number,
         ),
     )
 
@@ -351,6 +358,7 @@ def evolve(state: ClearanceState | None, event) -> ClearanceState:
             status=C.DEFINED,
             created_at=event.occurred_at,
             updated_at=event.occurred_at,
+            form_number=event.form_number,
         )
     assert state is not None
     if isinstance(event, ClearanceBound):

@@ -180,6 +180,10 @@ class RunClearanceCoverageMismatchError(ConflictError):
     """Clearances reference the run's scope but none is in force."""
 
 
+class RunSafetyFormMismatchError(ConflictError):
+    """The run names a safety form that no clearance in force over it carries."""
+
+
 class RunRequiresPermittedEnclosureError(ConflictError):
     """Every hutch in the run's enclosure scope is unpermitted."""
 
@@ -404,6 +408,10 @@ class InvalidClearanceBindingsError(InvalidInputError):
 
 class InvalidClearanceHazardsError(InvalidInputError):
     """Hazards are a list of trimmed texts of 1-200 characters."""
+
+
+class InvalidClearanceFormNumberError(InvalidInputError):
+    """A form number is a trimmed text of 1-100 characters (the facility's number of the form)."""
 
 
 class InvalidClearanceReasonError(InvalidInputError):

@@ -57,6 +57,39 @@ def check_clearances(
     )
 
 
+def covering(
+    clearances: Sequence[ClearanceState],
+    *,
+    run_id: str,
+    subject_id: str | None,
+    asset_ids: Iterable[str],
+    now: datetime,
+) -> tuple[ClearanceState, ...]:
+    """Every clearance in force over the scope: those a started run records as authorizing it."""
+    assets = tuple(asset_ids)
+    return tuple(c for c in clearances if references(c, run_id, subject_id, assets) and in_force(c, now))
+
+
+def check_safety_forms(clearances: Sequence[ClearanceState], forms: Iterable[str]) -> None:
+    """Refuse a run naming a safety form that the numbered clearances in force do not carry.
+
+    A clearance without a form number cannot contradict the metadata; once any clearance in
+    force carries one, each form the run names must be among them.
+    """
+    numbers = {c.form_number for c in clearances if c.form_number is not None}
+    for form in forms:
+        if numbers and form not in numbers:
+            raise e.RunSafetyFormMismatchError(
+                f"the run names safety form {form!r}, but the clearances in force over it carry"
+                f" {', '.join(sorted(numbers))}; name the form that covers this run, or have the"
+                " safety officer put that form's clearance in force",
+                safety_form=form,
+                clearances=[
+                    {"id": c.id, "title": c.title, "form_number": c.form_number} for c in clearances if c.form_number
+                ],
+            )
+
+
 def enclosure_scope(asset_ids: Iterable[str], assets: Mapping[str, AssetState]) -> tuple[str, ...]:
     """Hutch ids declared by the bound assets or anything they sit inside, in walk order."""
     scope: dict[str, None] = {}

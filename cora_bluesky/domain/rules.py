@@ -158,6 +158,7 @@ CLEARANCE_TITLE = TextRule("title", e.InvalidClearanceTitleError, 200)
 CLEARANCE_HAZARDS = TextRule("hazards", e.InvalidClearanceHazardsError, 200)
 CLEARANCE_BINDINGS = TextRule("bindings", e.InvalidClearanceBindingsError, ID_LENGTH)
 CLEARANCE_REASON = reason_rule(e.InvalidClearanceReasonError)
+CLEARANCE_FORM_NUMBER = TextRule("form_number", e.InvalidClearanceFormNumberError, ID_LENGTH)
 
 # --- Equipment --------------------------------------------------------------------------------
 ASSET_NAME = TextRule("name", e.InvalidAssetNameError, 200)

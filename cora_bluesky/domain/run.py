@@ -27,7 +27,16 @@ from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.calibration import CalibrationState
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
-from cora_bluesky.domain.gates import GateContext, Permit, check_scope, enclosure_scope, explain, unpermitted
+from cora_bluesky.domain.gates import (
+    GateContext,
+    Permit,
+    check_safety_forms,
+    check_scope,
+    covering,
+    enclosure_scope,
+    explain,
+    unpermitted,
+)
 from cora_bluesky.domain.merge_patch import merge_patch
 from cora_bluesky.domain.recipe import MethodState, PlanState, PlanStatus
 from cora_bluesky.domain.rules import (
@@ -70,6 +79,10 @@ class RunStatus(StrEnum):
 
 R = RunStatus
 TERMINAL = frozenset({R.COMPLETED, R.ABORTED, R.STOPPED, R.TRUNCATED})
+
+#: External-reference schemes that name the run's safety form (an ESAF's number): a run naming
+#: one is refused when the clearances in force over it carry other numbers.
+SAFETY_FORM_SCHEMES = frozenset({"esaf", "safety_form"})
 
 #: The discriminators a reading row may carry (SOSA sampling procedures).
 SAMPLING_PROCEDURES = frozenset(SAMPLING_PROCEDURE.allowed)
@@ -126,6 +139,8 @@ class RunState:
     hold_count: int = 0
     time_held: timedelta = timedelta(0)
     held_since: datetime | None = None
+    #: The Active clearances that covered the run when it started: what authorized it.
+    clearance_ids: tuple[str, ...] = ()
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -264,6 +279,8 @@ class RunStarted:
     campaign_id: str | None
     pinned_calibrations: tuple[str, ...]
     occurred_at: datetime
+    # added after streams held starts: absent there, it reads as unknown (empty)
+    clearance_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -633,6 +650,9 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
         bound,
         GateContext(ctx.now, ctx.clearances, ctx.assets, ctx.enclosures, ctx.permits),
     )
+    authorizing = covering(ctx.clearances, run_id=command.run_id, subject_id=command.subject_id, asset_ids=bound,
+                           now=ctx.now)
+    check_safety_forms(authorizing, (ref.id for ref in refs if ref.scheme in SAFETY_FORM_SCHEMES))
 
     return (
         RunStarted(
@@ -650,6 +670,7 @@ def decide_start(command: StartRun, state: RunState | None, ctx: StartRunContext
             campaign_id=campaign,
             pinned_calibrations=pinned,
             occurred_at=ctx.now,
+            clearance_ids=tuple(c.id for c in authorizing),
         ),
     )
 
@@ -744,6 +765,7 @@ def evolve(state: RunState | None, event) -> RunState:
             pinned_calibrations=event.pinned_calibrations,
             created_at=event.occurred_at,
             updated_at=event.occurred_at,
+            clearance_ids=event.clearance_ids,
         )
     assert state is not None
     if isinstance(event, RunAdjusted):

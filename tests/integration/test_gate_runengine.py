@@ -338,3 +338,18 @@ def test_a_killed_ioc_fails_closed(session, devices):
 
     refused = wait_for(refusal, 10, "a dead PSS IOC to stop runs from starting", interval=0.3)
     assert refused.data["hutches"] == ["2-BM-C"] and "disconnected" in refused.message
+
+
+def test_a_run_naming_another_esaf_than_the_one_in_force_is_refused(session, devices):
+    """The metadata's ESAF must be the form in force: a typo or a stale profile refuses, not records."""
+    RE, cora, record, ids, documents = session
+    rot, cam, _ = devices
+    form = activate_clearance(record, subject_ids=[ids.subject], form_number="271828")
+    with pytest.raises(e.RunSafetyFormMismatchError) as refused:
+        RE(bp.scan([cam], rot, -1, 1, 3), subject_id=ids.subject, esaf_id="314159")
+    assert refused.value.data["safety_form"] == "314159" and "271828" in refused.value.message
+    assert documents == [] and runs(record) == []
+    (uid,) = RE(bp.scan([cam], rot, -1, 1, 3), subject_id=ids.subject, esaf_id=271828)  # numbers as profiles write them
+    (started,) = runs(record)
+    assert started.clearance_ids == (form.id,)
+    assert [doc["cora_run_id"] for name, doc in documents if name == "start"] == [started.id]

@@ -79,7 +79,10 @@ EXAMPLES: dict[str, Example] = {
     "get_procedure": lambda s: ({"procedure_id": _procedure(s)}, None),
     "list_procedures": lambda s: (_procedure(s) and {}, {"limit": 5}),
     "list_procedure_steps": lambda s: ({"procedure_id": _steps(s)}, {"limit": 5}),
-    "register_clearance": lambda s: ({}, {"form_type": "aps-esaf", "title": "ESAF 2", "hazards": ["x-rays"], "subject_ids": [s.ids.subject]}),
+    "register_clearance": lambda s: (
+        {}, {"form_type": "aps-esaf", "title": "ESAF 2", "hazards": ["x-rays"], "subject_ids": [s.ids.subject],
+             "form_number": "271829"},
+    ),
     "bind_clearance": lambda s: ({"clearance_id": _clearance(s)}, {"asset_ids": [s.ids.stage]}),
     "submit_clearance": lambda s: ({"clearance_id": _clearance(s)}, None),
     "start_clearance_review": lambda s: ({"clearance_id": _clearance(s, "submit_clearance")}, None),
