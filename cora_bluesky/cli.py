@@ -225,15 +225,12 @@ def _token_revoke(args: argparse.Namespace) -> int:
 def _token_list(args: argparse.Namespace) -> int:
     import cora_bluesky
 
+    from cora_bluesky.application.ports import every
+
     with cora_bluesky.connect(args.uri) as record:
-        cursor = None
-        while True:
-            page = record.list_tokens(limit=500, cursor=cursor)
-            for token in page.items:
-                print(f"{token.id}  {token.status:7}  {token.role:8}  {token.principal}")
-            if page.next is None:
-                return 0
-            cursor = page.next
+        for token in every(record.list_tokens):
+            print(f"{token.id}  {token.status:7}  {token.role:8}  {token.principal}")
+    return 0
 
 
 def _listing(kind: str):

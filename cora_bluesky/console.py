@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import Any
 
 from cora_bluesky.domain import errors as e
 
@@ -144,14 +144,3 @@ def show_clearance(record, clearance_id: str) -> list[str]:
              f"  covers runs {list(c.run_ids)}, subjects {list(c.subject_ids)}, assets {list(c.asset_ids)}",
              f"  hazards {list(c.hazards)}; valid {_when(c.valid_from)} .. {_when(c.valid_until)}", "timeline"]
     return lines + _timeline(record, "clearance", c.id)
-
-
-def every(listing, **filters: Any) -> Iterable[Any]:
-    """Every item of a paged listing."""
-    cursor = None
-    while True:
-        page = listing(limit=500, cursor=cursor, **filters)
-        yield from page.items
-        if page.next is None:
-            return
-        cursor = page.next

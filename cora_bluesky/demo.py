@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from cora_bluesky.application.ports import every
 from cora_bluesky.domain import errors as e
 from cora_bluesky.sim.profile import run_startup
 
@@ -46,7 +47,7 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
 
     known = _all_ids(record)  # the demo may run again on a record that already tells a story
     say("== A sample and its safety form")
-    for earlier in _every(record.list_clearances, status="Active"):
+    for earlier in every(record.list_clearances, status="Active"):
         if earlier.title == ESAF_TITLE:  # left in force by an earlier demo that did not finish
             officer.expire_clearance(earlier.id)
     sample = record.register_subject(name="sn-2024-038 battery cathode")
@@ -95,9 +96,9 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
     say(f"   the beamtime ends: {SAFETY_OFFICER} expires ESAF 271828")
 
     say("\n== The record (this session)")
-    for run in reversed([run for run in _every(record.list_runs) if run.id not in known["runs"]]):
+    for run in reversed([run for run in every(record.list_runs) if run.id not in known["runs"]]):
         _timeline(record, run, say)
-    for procedure in [p for p in _every(record.list_procedures) if p.id not in known["procedures"]]:
+    for procedure in [p for p in every(record.list_procedures) if p.id not in known["procedures"]]:
         say(f" - procedure {procedure.name!r} ({procedure.kind}): {procedure.status},"
             f" {len(record.list_procedure_steps(procedure.id))} steps")
     say(f"   calibration of record: rotation_center = {center.value} {center.units}, from that procedure")
@@ -114,18 +115,8 @@ def run_demo(uri: str, startup_dir: str | Path, say: Say = print) -> dict[str, A
 ESAF_TITLE = "ESAF 271828: tomography of battery cathodes"
 
 
-def _every(listing, **filters) -> list:
-    items, cursor = [], None
-    while True:
-        page = listing(limit=500, cursor=cursor, **filters)
-        items += page.items
-        if page.next is None:
-            return items
-        cursor = page.next
-
-
 def _all_ids(record) -> dict[str, set[str]]:
-    return {"runs": {r.id for r in _every(record.list_runs)}, "procedures": {p.id for p in _every(record.list_procedures)}}
+    return {"runs": {r.id for r in every(record.list_runs)}, "procedures": {p.id for p in every(record.list_procedures)}}
 
 
 def _refused(say: Say, attempt: Callable[[], object]) -> None:

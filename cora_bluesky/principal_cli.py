@@ -40,15 +40,12 @@ def _roles(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from cora_bluesky.application.ports import every
+
     with _connect(args) as record:
-        cursor = None
-        while True:
-            page = record.list_principals(limit=500, cursor=cursor)
-            for principal in page.items:
-                print(_show(principal))
-            if page.next is None:
-                return 0
-            cursor = page.next
+        for principal in every(record.list_principals):
+            print(_show(principal))
+    return 0
 
 
 def add_commands(commands: Any) -> None:

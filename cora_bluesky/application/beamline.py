@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from cora_bluesky.application.beamline_model import check_model
+from cora_bluesky.application.ports import every
 from cora_bluesky.application.record import Record
 from cora_bluesky.domain.equipment import AssetStatus
 from cora_bluesky.domain.recipe import PlanStatus
@@ -55,29 +56,19 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _all(listing: Callable[..., Any]) -> list[Any]:
-    items, cursor = [], None
-    while True:
-        page = listing(limit=500, cursor=cursor)
-        items += page.items
-        if page.next is None:
-            return items
-        cursor = page.next
-
-
 class _Current:
     """What the record holds, by name (Active assets and plans before retired ones)."""
 
     def __init__(self, record: Record) -> None:
-        self.enclosures = {h.name: h for h in _all(record.list_enclosures)}
+        self.enclosures = {h.name: h for h in every(record.list_enclosures)}
         self.assets: dict[str, Any] = {}
-        for asset in sorted(_all(record.list_assets), key=lambda a: (a.status is AssetStatus.ACTIVE, a.created_at)):
+        for asset in sorted(every(record.list_assets), key=lambda a: (a.status is AssetStatus.ACTIVE, a.created_at)):
             self.assets[asset.name] = asset  # the Active one, when there is one, wins
-        self.methods = {m.name: m for m in _all(record.list_methods)}
+        self.methods = {m.name: m for m in every(record.list_methods)}
         self.plans: dict[str, Any] = {}
-        for plan in sorted(_all(record.list_plans), key=lambda p: (p.status is PlanStatus.ACTIVE, p.created_at)):
+        for plan in sorted(every(record.list_plans), key=lambda p: (p.status is PlanStatus.ACTIVE, p.created_at)):
             self.plans[plan.name] = plan
-        self.asset_names = {a.id: a.name for a in _all(record.list_assets)}
+        self.asset_names = {a.id: a.name for a in every(record.list_assets)}
         self.enclosure_names = {h.id: h.name for h in self.enclosures.values()}
         self.method_names = {m.id: m.name for m in self.methods.values()}
 

@@ -244,3 +244,15 @@ class Page:
 
     items: list[Any] = field(default_factory=list)
     next: str | None = None
+
+
+def every(listing: Any, **filters: Any) -> list[Any]:
+    """Every item of a paged listing (a ``list_*`` method of the record), following ``next``."""
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = listing(limit=500, cursor=cursor, **filters)
+        items += page.items
+        if page.next is None:
+            return items
+        cursor = page.next

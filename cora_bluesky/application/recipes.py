@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 
 from cora_bluesky.application.aggregates import ASSET, METHOD, PLAN, SUBJECT
 from cora_bluesky.application.core import RecordCore, new_id
-from cora_bluesky.application.ports import Page
+from cora_bluesky.application.ports import Page, every
 from cora_bluesky.application.schemas import schema_problems
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain import recipe as rc
@@ -173,7 +173,7 @@ class RecipeCommands(RecordCore):
         named = self._named_plans(name)
         if named:
             return named[0]
-        active = self._all_active_plans()
+        active = every(self.list_plans, status=rc.PlanStatus.ACTIVE.value)
         for tier in (
             [p for p in active if name in p.bluesky_names],
             [p for p in active if any(fnmatch.fnmatchcase(name, pat) for pat in p.bluesky_names)],
@@ -189,15 +189,6 @@ class RecipeCommands(RecordCore):
             if tier:
                 return tier[0]
         return None
-
-    def _all_active_plans(self) -> list[PlanState]:
-        plans, cursor = [], None
-        while True:
-            page = self.list_plans(status=rc.PlanStatus.ACTIVE.value, limit=500, cursor=cursor)
-            plans += page.items
-            if page.next is None:
-                return plans
-            cursor = page.next
 
     def list_plans(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
         return self._page(PLAN, limit=limit, cursor=cursor, status=status)

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Mapping
 from cora_bluesky.application.aggregates import CALIBRATION, CLEARANCE, ENCLOSURE, METHOD, PLAN, RUN, SUBJECT
 from cora_bluesky.application.codec import parse_timestamp
 from cora_bluesky.application.core import RecordCore, new_id
-from cora_bluesky.application.ports import Page
+from cora_bluesky.application.ports import Page, every
 from cora_bluesky.application.schemas import parameter_check
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain import run as r
@@ -314,15 +314,7 @@ class RunCommands(RecordCore):
         """
         if start_uid is None and scan_id is None and external_ref is None:
             raise e.InvalidListQueryError("name a start_uid, a scan_id or an external_ref to find runs by")
-        found: list[RunState] = []
-        cursor = None
-        while True:
-            page = self.list_runs(start_uid=start_uid, scan_id=scan_id, external_ref=external_ref,
-                                  limit=500, cursor=cursor)
-            found.extend(page.items)
-            if page.next is None:
-                return found[::-1]
-            cursor = page.next
+        return every(self.list_runs, start_uid=start_uid, scan_id=scan_id, external_ref=external_ref)[::-1]
 
     def stale_runs(self, *, idle_for: timedelta) -> list[tuple[RunState, datetime]]:
         """Open runs (Running or Held) with no recorded activity for at least ``idle_for``.
@@ -334,17 +326,11 @@ class RunCommands(RecordCore):
         now = self.now()
         stale = []
         for status in ("Running", "Held"):
-            cursor = None
-            while True:
-                page = self.list_runs(status=status, limit=500, cursor=cursor)
-                for run in page.items:
-                    latest = self.store.latest_reading_at(run.id)
-                    last_seen = max(run.updated_at, parse_timestamp(latest)) if latest else run.updated_at
-                    if now - last_seen >= idle_for:
-                        stale.append((run, last_seen))
-                if page.next is None:
-                    break
-                cursor = page.next
+            for run in every(self.list_runs, status=status):
+                latest = self.store.latest_reading_at(run.id)
+                last_seen = max(run.updated_at, parse_timestamp(latest)) if latest else run.updated_at
+                if now - last_seen >= idle_for:
+                    stale.append((run, last_seen))
         return sorted(stale, key=lambda pair: pair[1])
 
     def list_run_readings(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:

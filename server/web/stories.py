@@ -12,22 +12,12 @@ from cora_bluesky.application.slices import CLEARANCES, Slice
 from cora_bluesky.console import describe
 from cora_bluesky.domain import clearance as c
 from cora_bluesky.domain import errors as e
+from cora_bluesky.application.ports import every
 from cora_bluesky.domain.gates import Permit
 from cora_bluesky.server.web.plots import Mark, Point, Span
 
 ENDINGS = {"RunCompleted", "RunStopped", "RunAborted", "RunTruncated"}
 OPEN = {"Running", "Held"}
-
-
-def every(listing, **filters: Any) -> list[Any]:
-    """Every item of a paged listing."""
-    items, cursor = [], None
-    while True:
-        page = listing(limit=500, cursor=cursor, **filters)
-        items += page.items
-        if page.next is None:
-            return items
-        cursor = page.next
 
 
 def duration(run, now: datetime) -> timedelta:
