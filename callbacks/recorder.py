@@ -20,21 +20,20 @@ replayed from a spool is linked but not sealed: its digest would be a guess.
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import logging
-import math
 import queue
 import threading
 import time
-from datetime import datetime, timezone
-from numbers import Real
+from datetime import datetime
 from typing import Any, Callable
 
 from event_model import DocumentRouter, unpack_event_page
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.digest import CANONICAL_FORM, RunDigest
+from cora_bluesky.domain.documents import FAILED_WITHOUT_MESSAGE, reading_procedure, readings_of, units_of
+from cora_bluesky.domain.documents import at as _at
 from cora_bluesky.domain.rules import REASON_LENGTH
 from cora_bluesky.plans.stubs import STEPS_STREAM
 
@@ -61,36 +60,6 @@ RETRY_FIRST, RETRY_LONGEST = 0.5, 5.0
 #: Refusals kept for :attr:`CoraRecorder.refusals`.
 REFUSALS_KEPT = 100
 TERMINAL = {"Completed", "Aborted", "Stopped", "Truncated"}
-
-
-def _at(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
-
-
-def reading_procedure(stream: str) -> str | None:
-    """The sampling procedure a stream's events are readings of, if any."""
-    if stream == "baseline":
-        return "baseline"
-    if stream.endswith("_monitor"):
-        return "monitor"
-    return None
-
-
-def reading_id(descriptor: str, seq_num: int, key: str, timestamp: Any) -> str:
-    """The record's id of one value: the same for a re-emission, short enough for ``ENTRY_ID``.
-
-    A rewind re-emits an event with the same descriptor and ``seq_num`` and re-reads the same
-    sample (same source timestamp); a monitor's second event with a ``seq_num`` already used
-    carries another sample. The key is hashed, so a long data key never makes the id too long.
-    """
-    digest = hashlib.sha256(f"{key}\0{timestamp!r}".encode()).hexdigest()[:32]
-    return f"{descriptor[:50]}:{seq_num}:{digest}"
-
-
-def units_of(meta: dict) -> str | None:
-    """A blank unit (an EPICS PV without EGU, ophyd's soft positioners) is no unit."""
-    units = meta.get("units")
-    return units.strip() or None if isinstance(units, str) else units
 
 
 def _snapshot(name: str, doc: dict) -> dict:
@@ -295,22 +264,7 @@ class _Fold(DocumentRouter):
             return  # re-emitted after a rewind: already recorded and counted
         rejected = 0
         if procedure is not None and not run.ended:
-            readings = []
-            for key, value in doc.get("data", {}).items():
-                if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-                    rejected += 1
-                    continue
-                at = timestamps.get(key, doc["time"])
-                readings.append(
-                    {
-                        "event_id": reading_id(doc["descriptor"], doc["seq_num"], key, at),
-                        "channel_name": key,
-                        "value": float(value),
-                        "units": run.units[doc["descriptor"]].get(key),
-                        "sampling_procedure": procedure,
-                        "sampled_at": _at(at),
-                    }
-                )
+            readings, rejected = readings_of(doc, procedure, run.units[doc["descriptor"]])
             if readings:
                 rejected += self._append(run, readings)
         # only now, with the readings stored, is the event counted as seen
@@ -399,7 +353,7 @@ class _Fold(DocumentRouter):
                 record.complete_run(run.ident)
             return
         if ending == "fail":
-            reason = message or "the plan failed without a message"
+            reason = message or FAILED_WITHOUT_MESSAGE
         else:
             key = "halt" if self.ending == "halt" else ending
             reason = self.reasons.get(key) or message or NO_REASON.get(key, f"exit status {status}")

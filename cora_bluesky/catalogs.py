@@ -53,6 +53,42 @@ class TiledCatalog:
     def documents(self, entry: Any) -> Iterable[tuple[str, Mapping[str, Any]]]:
         return _documents(entry)
 
+    @property
+    def source(self) -> str:
+        return str(self.node.uri).rstrip("/")
+
+    def runs(self, since: float | None = None, until: float | None = None) -> Iterator[tuple[str, Any]]:
+        """Every run that started in ``[since, until)``, in the catalog's order.
+
+        The catalog is asked to narrow by start time; one that cannot is read whole and
+        narrowed here, by each run's start document.
+        """
+        node, narrowed = self.node, True
+        try:
+            from tiled.queries import Comparison
+
+            if since is not None:
+                node = node.search(Comparison("ge", "start.time", since))
+            if until is not None:
+                node = node.search(Comparison("lt", "start.time", until))
+        except Exception:  # a catalog without comparison queries
+            node, narrowed = self.node, False
+        try:
+            for uid, entry in node.items():
+                if narrowed or _started_within(entry, since, until):
+                    yield str(uid), entry
+        except e.CoraError:
+            raise
+        except Exception as failure:
+            raise e.RunDataUnreachableError(f"the catalog's runs could not be listed: {failure}") from failure
+
+
+def _started_within(entry: Any, since: float | None, until: float | None) -> bool:
+    started = (entry.metadata.get("start") or {}).get("time")
+    if not isinstance(started, (int, float)):
+        return since is None and until is None
+    return (since is None or started >= since) and (until is None or started < until)
+
 
 class UriCatalog:
     """Links made from a template; a link that is a Tiled address (``http(s)://``) opens by itself.

@@ -116,6 +116,30 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _import(args: argparse.Namespace) -> int:
+    import cora_bluesky
+    from cora_bluesky.importing import import_catalog, progress_bar
+
+    try:
+        from tiled.client import from_uri
+    except ImportError:
+        print("cora import reads Tiled or databroker catalogs: pip install 'cora-bluesky[data]'", file=sys.stderr)
+        return 2
+    try:
+        catalog = from_uri(args.catalog, **({"api_key": args.api_key} if args.api_key else {}))
+    except Exception as failure:  # an address that does not answer, a refused key
+        print(f"RunDataUnreachable: {args.catalog} could not be opened: {failure}", file=sys.stderr)
+        return 2
+    bar = progress_bar()
+    try:
+        with cora_bluesky.connect(args.uri) as record:
+            report = import_catalog(record, catalog, since=args.since, until=args.until, progress=bar)
+    finally:
+        bar.close()
+    print("\n".join(report.lines()))
+    return 1 if report.failed else 0
+
+
 def _truncate(args: argparse.Namespace) -> int:
     import cora_bluesky
 
@@ -372,6 +396,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     truncate.add_argument("--interrupted-at", type=_instant, help="best guess of when it really stopped")
     _uri_option(truncate)
     truncate.set_defaults(handler=_truncate)
+    importing = commands.add_parser(
+        "import", help="bring a catalog's Bluesky runs in as imported runs (resumable; skips what it holds)")
+    importing.add_argument("catalog", help="the Tiled address of the catalog (Tiled, or databroker v2 served by Tiled)")
+    importing.add_argument("--since", type=_instant, help="only runs that started at or after (zoned ISO 8601)")
+    importing.add_argument("--until", type=_instant, help="only runs that started before (zoned ISO 8601)")
+    importing.add_argument("--api-key", default=os.environ.get("TILED_API_KEY"),
+                           help="the catalog's API key (default: $TILED_API_KEY)")
+    _uri_option(importing)
+    importing.set_defaults(handler=_import)
     recording = commands.add_parser("record", help="fold documents from a Bluesky 0MQ proxy into the record")
     recording.add_argument("--zmq", required=True, help="the proxy's outbound HOST:PORT")
     _uri_option(recording)

@@ -31,6 +31,8 @@ def describe(event: str, d: dict[str, Any]) -> str | None:
     """
     reason = f": {d['reason']}" if d.get("reason") else ""
     match event:
+        case "RunImported":
+            return f"imported from {d.get('source')}: read from the catalog, never gated"
         case "RunStarted":
             return f"started by {d.get('triggered_by') or '?'} with {d.get('effective_parameters')}"
         case "RunHeld":
@@ -67,14 +69,22 @@ def _timeline(record, kind: str, ident: str) -> list[str]:
     return lines
 
 
+def plan_label(record, run) -> str:
+    """The run's plan by name; an imported run no CORA Plan answers to by its Bluesky plan's."""
+    if run.plan_id is None:
+        said = run.imported.bluesky_plan if run.imported is not None else None
+        return f"{said or 'unknown'} (Bluesky plan; no CORA plan answers to it)"
+    try:
+        return record.get_plan(run.plan_id).name
+    except e.PlanNotFoundError:
+        return run.plan_id
+
+
 def show_run(record, run_id: str) -> list[str]:
     """The run's story: what it is, its timeline (holds, steers with reasons, its ending), its
     readings, the calibrations it pinned and where its data is."""
     run = record.get_run(run_id)
-    try:
-        plan = record.get_plan(run.plan_id).name
-    except e.PlanNotFoundError:
-        plan = run.plan_id
+    plan = plan_label(record, run)
     subject = record.get_subject(run.subject_id).name if run.subject_id else "no subject"
     lines = [f"run {run.id}: {run.name} ({run.status})", f"  plan {plan}; subject {subject}",
              f"  parameters {dict(run.effective_parameters)}", "timeline"]

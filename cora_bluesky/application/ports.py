@@ -231,6 +231,17 @@ class DataCatalog(Protocol):
         """The run's documents as the catalog holds them now, ``(name, doc)`` pairs."""
 
 
+class HistoricCatalog(DataCatalog, Protocol):
+    """A catalog whose runs can be listed: what ``cora import`` reads history from."""
+
+    @property
+    def source(self) -> str:
+        """The catalog's address, as an imported run records where it came from."""
+
+    def runs(self, since: float | None = None, until: float | None = None) -> Iterable[tuple[str, Any]]:
+        """``(start uid, entry)`` of every run that started in ``[since, until)`` (epoch seconds)."""
+
+
 class PermitSource(Protocol):
     """Reads hutch permits from the Personnel Safety System; never writes to it."""
 

@@ -8,6 +8,7 @@ from cora_bluesky.application.equipment import EquipmentCommands
 from cora_bluesky.application.procedures import ProcedureCommands
 from cora_bluesky.application.recipes import RecipeCommands
 from cora_bluesky.application.run_data import RunDataQueries
+from cora_bluesky.application.run_imports import RunImports
 from cora_bluesky.application.runs import RunCommands
 from cora_bluesky.application.principals import PrincipalCommands
 from cora_bluesky.application.safety import SafetyCommands
@@ -18,6 +19,7 @@ from cora_bluesky.application.timeline import TimelineQueries
 class Record(
     RunCommands,
     RunDataQueries,
+    RunImports,
     ProcedureCommands,
     SafetyCommands,
     EquipmentCommands,

@@ -29,11 +29,18 @@ class DatasetOut(BaseModel):
     documents: int | None = None
 
 
+class ImportedOut(BaseModel):
+    source: str
+    bluesky_plan: str | None
+    imported_at: datetime
+
+
 class RunOut(BaseModel):
     id: str
     name: str
-    plan_id: str
-    method_id: str
+    #: ``None`` only for an imported run whose Bluesky plan no CORA Plan answers to
+    plan_id: str | None
+    method_id: str | None
     subject_id: str | None
     raid: str | None
     status: str
@@ -59,6 +66,8 @@ class RunOut(BaseModel):
     held_since: datetime | None = None
     #: the Active clearances that covered the run when it started
     clearance_ids: list[str] = []
+    #: where an imported run was read from (it was never gated); ``None`` for a recorded run
+    imported: ImportedOut | None = None
 
 
 class ProcedureOut(BaseModel):

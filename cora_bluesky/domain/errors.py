@@ -280,6 +280,11 @@ class InvalidRunDatasetError(InvalidInputError):
     """A dataset link names a Bluesky start uid (1-100 chars) and a URI (1-2000 chars)."""
 
 
+class InvalidRunImportError(InvalidInputError):
+    """A historic run names its catalog (1-2000 chars) and its Bluesky plan (1-200 chars), and
+    ends no earlier than it started and no later than now."""
+
+
 class InvalidRunSummaryError(InvalidInputError):
     """A run summary is a bounded JSON object with finite numbers."""
 

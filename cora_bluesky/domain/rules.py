@@ -138,6 +138,9 @@ RUN_DECISION_ID = TextRule("decided_by_decision_id", e.InvalidRunDecisionIdError
 DATASET_START_UID = TextRule("start_uid", e.InvalidRunDatasetError, ID_LENGTH)
 DATASET_URI = TextRule("uri", e.InvalidRunDatasetError, 2000)
 DATASET_CANONICAL_FORM = TextRule("canonical_form", e.InvalidRunDatasetError, 100)
+#: Where an imported run was read from, and the Bluesky plan its start document names.
+IMPORT_SOURCE = TextRule("source", e.InvalidRunImportError, 2000)
+IMPORT_BLUESKY_PLAN = TextRule("bluesky_plan", e.InvalidRunImportError, 200)
 PINNED_CALIBRATIONS = TextRule("pinned_calibrations", e.InvalidPinnedCalibrationsError, ID_LENGTH)
 ASSET_IDS = TextRule("asset_ids", e.InvalidAssetIdsError, ID_LENGTH)
 CHANNEL_NAME = TextRule("channel_name", e.InvalidChannelNameError, 255)

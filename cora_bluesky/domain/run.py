@@ -11,6 +11,7 @@ Transitions (``TRANSITIONS`` below is what :func:`decide` consults)::
     truncate_run  Running | Held    -> Truncated   reason, optional interrupted_at
     adjust_run    Running | Held    (unchanged)    reason, RFC 7396 patch
     join_assets   Running | Held    (unchanged)    every hutch the assets add must be permitted
+    import_run    (none)            -> Completed | Aborted | Truncated    never gated: see :func:`decide_import`
 
 Every transition is strict: repeating one raises instead of doing nothing, so the stream never
 holds a "did nothing" entry. Terminal states absorb every command.
@@ -25,6 +26,8 @@ from typing import Any, Mapping
 
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.calibration import CalibrationState
+from cora_bluesky.domain.digest import CANONICAL_FORM
+from cora_bluesky.domain.documents import Ending
 from cora_bluesky.domain.clearance import ClearanceState
 from cora_bluesky.domain.equipment import AssetState, AssetStatus, EnclosureState
 from cora_bluesky.domain.gates import (
@@ -45,6 +48,8 @@ from cora_bluesky.domain.rules import (
     DATASET_CANONICAL_FORM,
     DATASET_START_UID,
     DATASET_URI,
+    IMPORT_BLUESKY_PLAN,
+    IMPORT_SOURCE,
     PINNED_CALIBRATIONS,
     READING_UNITS,
     RUN_CAMPAIGN_ID,
@@ -61,6 +66,7 @@ from cora_bluesky.domain.values import (
     ParameterCheck,
     entry_id,
     finite_number,
+    instant,
     interruption,
     json_object,
     reason,
@@ -109,11 +115,23 @@ class DatasetRef:
 
 
 @dataclass(frozen=True)
+class ImportedFrom:
+    """Where an imported run came from: it was read from a catalog, never gated or watched."""
+
+    #: the catalog it was read from
+    source: str
+    #: the plan its start document names, kept as said when no CORA Plan answers to it
+    bluesky_plan: str | None
+    imported_at: datetime
+
+
+@dataclass(frozen=True)
 class RunState:
     id: str
     name: str
-    plan_id: str
-    method_id: str
+    #: ``None`` only for an imported run whose Bluesky plan no CORA Plan answers to
+    plan_id: str | None
+    method_id: str | None
     subject_id: str | None
     raid: str | None
     status: RunStatus
@@ -141,6 +159,8 @@ class RunState:
     held_since: datetime | None = None
     #: The Active clearances that covered the run when it started: what authorized it.
     clearance_ids: tuple[str, ...] = ()
+    #: Set for a run imported from a catalog (see :func:`decide_import`).
+    imported: ImportedFrom | None = None
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -253,6 +273,33 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class ImportRun:
+    """A finished Bluesky run read from a catalog, recorded in one append: never gated.
+
+    Plans, subjects and assets are ids the importer matched in the record; what it could not
+    match travels as ``external_refs`` and ``bluesky_plan``.
+    """
+
+    run_id: str
+    name: str
+    source: str
+    start_uid: str
+    uri: str
+    started_at: datetime
+    ending: Ending
+    plan_id: str | None = None
+    bluesky_plan: str | None = None
+    scan_id: int | None = None
+    subject_id: str | None = None
+    asset_ids: tuple[str, ...] = ()
+    external_refs: tuple[Any, ...] = ()
+    readings: tuple[Reading, ...] = ()
+    #: the digest of the documents as the catalog held them, and how many it covers
+    digest: str | None = None
+    documents: int | None = None
+
+
+@dataclass(frozen=True)
 class AppendRunReading:
     """Readings for the logbook, one or a batch (a recorder flushes many at once)."""
 
@@ -281,6 +328,23 @@ class RunStarted:
     occurred_at: datetime
     # added after streams held starts: absent there, it reads as unknown (empty)
     clearance_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunImported:
+    """A run read from a catalog; ``occurred_at`` is when it started, ``imported_at`` when it was read."""
+
+    run_id: str
+    name: str
+    plan_id: str | None
+    method_id: str | None
+    subject_id: str | None
+    asset_ids: tuple[str, ...]
+    external_refs: tuple[ExternalRef, ...]
+    source: str
+    bluesky_plan: str | None
+    imported_at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -415,6 +479,13 @@ class StartRunContext(At):
     active_calibrations: tuple[str, ...] = ()
     #: Revisions named by explicit pins that the record holds.
     known_calibrations: Mapping[str, CalibrationState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportContext(At):
+    #: the plan the importer matched, if it named one
+    plan: PlanState | None
+    new_logbook_id: str
 
 
 @dataclass(frozen=True)
@@ -709,6 +780,67 @@ def _pins(requested: tuple[str, ...] | None, ctx: StartRunContext) -> tuple[str,
     return pins
 
 
+def decide_import(command: ImportRun, state: RunState | None, ctx: ImportContext) -> tuple[tuple, tuple[RunReading, ...]]:
+    """A historic run's events and reading rows, written together or not at all.
+
+    ``RunImported`` opens it (never ``RunStarted``: no gate passed), its dataset is linked and
+    sealed with the catalog's digest, its readings open the logbook, and its ending closes it:
+    ``RunCompleted`` or ``RunAborted`` at the stop document's time, or ``RunTruncated`` at its
+    last document, decided now.
+    """
+    if state is not None:
+        raise e.RunAlreadyExistsError(f"run {command.run_id} already exists", run_id=command.run_id)
+    name = RUN_NAME.check(command.name)
+    source = IMPORT_SOURCE.check(command.source)
+    plan_name = IMPORT_BLUESKY_PLAN.check_optional(command.bluesky_plan)
+    refs = tuple(dict.fromkeys(ExternalRef.parse(ref, e.InvalidRunExternalRefError) for ref in command.external_refs))
+    started = instant(command.started_at, e.InvalidRunImportError, what="started_at")
+    ending = command.ending
+    if not isinstance(ending, Ending) or ending.status not in _ENDINGS:
+        raise e.InvalidRunImportError(f"an imported run ends {', '.join(_ENDINGS)}", field="ending")
+    ended = instant(ending.at, e.InvalidRunImportError, what="ending.at")
+    if not started <= ended <= ctx.now:
+        raise e.InvalidRunImportError(
+            f"an imported run ends between its start {started.isoformat()} and now, not at {ended.isoformat()}",
+            field="ending.at",
+        )
+    plan = None
+    if command.plan_id is not None:
+        plan = ctx.plan
+        if plan is None or plan.id != command.plan_id:
+            raise e.PlanNotFoundError(f"no plan {command.plan_id}", plan_id=str(command.plan_id))
+    asset_ids = tuple(dict.fromkeys(ASSET_IDS.check_each(command.asset_ids)))
+    imported = RunImported(
+        run_id=command.run_id, name=name, plan_id=None if plan is None else plan.id,
+        method_id=None if plan is None else plan.method_id, subject_id=command.subject_id,
+        asset_ids=asset_ids, external_refs=refs, source=source, bluesky_plan=plan_name,
+        imported_at=ctx.now, occurred_at=started,
+    )
+    linked = RunDatasetLinked(command.run_id, DATASET_START_UID.check(command.start_uid),
+                              DATASET_URI.check(command.uri), started, scan_id(command.scan_id))
+    state = evolve(evolve(None, imported), linked)
+    events: list = [imported, linked]
+    if command.digest is not None:
+        events.append(_seal(SealRunDataset(state.id, linked.start_uid, command.digest, CANONICAL_FORM,
+                                           command.documents), state, ended))
+    rows: tuple[RunReading, ...] = ()
+    if command.readings:
+        opened = RunReadingLogbookOpened(state.id, ctx.new_logbook_id, READING_SCHEMA, started)
+        events.append(opened)
+        rows = tuple(_reading_row(reading, state.id, opened.logbook_id, ctx) for reading in command.readings)
+    if ending.status == R.COMPLETED:
+        events.append(RunCompleted(state.id, ended))
+    elif ending.status == R.ABORTED:
+        events.append(RunAborted(state.id, reason(ending.reason, e.InvalidRunImportError), ended))
+    else:
+        events.append(RunTruncated(state.id, reason(ending.reason, e.InvalidRunImportError), ended, ctx.now))
+    return tuple(events), rows
+
+
+#: How an imported run may end.
+_ENDINGS = (R.COMPLETED, R.ABORTED, R.TRUNCATED)
+
+
 def decide_readings(
     command: AppendRunReading, state: RunState | None, ctx: ReadingsContext
 ) -> tuple[tuple, tuple[RunReading, ...]]:
@@ -747,6 +879,26 @@ def _reading_row(reading: Reading, run_id: str, logbook: str, ctx: At) -> RunRea
 
 
 def evolve(state: RunState | None, event) -> RunState:
+    if isinstance(event, RunImported):
+        return RunState(
+            id=event.run_id,
+            name=event.name,
+            plan_id=event.plan_id,
+            method_id=event.method_id,
+            subject_id=event.subject_id,
+            raid=None,
+            status=R.RUNNING,
+            asset_ids=event.asset_ids,
+            override_parameters={},
+            effective_parameters={},
+            triggered_by=None,
+            external_refs=event.external_refs,
+            campaign_id=None,
+            pinned_calibrations=(),
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+            imported=ImportedFrom(event.source, event.bluesky_plan, event.imported_at),
+        )
     if isinstance(event, RunStarted):
         return RunState(
             id=event.run_id,
@@ -824,4 +976,5 @@ EVENTS = (
     RunSummarized,
     RunAssetsJoined,
     RunDatasetSealed,
+    RunImported,
 )

@@ -49,6 +49,45 @@ def _append_only(table: str) -> list[str]:
     ]
 
 
+def _projections(table: str, run_plan: str) -> str:
+    return f"""CREATE TABLE {table} (
+        kind        TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        status      TEXT,
+        name        TEXT,
+        plan_id     TEXT,
+        subject_id  TEXT,
+        created_at  TEXT    NOT NULL,
+        updated_at  TEXT    NOT NULL,
+        doc         TEXT    NOT NULL CHECK (json_valid(doc)),
+        PRIMARY KEY (kind, id),
+        {_one_of("run")},
+        {_one_of("procedure")},
+        {_one_of("clearance")},
+        {_one_of("subject")},
+        {_one_of("asset")},
+        {_one_of("plan")},
+        {_names()},
+        {run_plan}
+    )"""
+
+
+# Every run names its plan; from schema 4, an imported run may instead keep its Bluesky plan's
+# name (its ``imported`` part is set), as the events it was folded from say.
+_RUN_PLAN = "CHECK (kind <> 'run' OR plan_id IS NOT NULL)"
+_RUN_PLAN_OR_IMPORTED = (
+    "CHECK (kind <> 'run' OR plan_id IS NOT NULL OR json_type(doc, '$.imported') = 'object')"
+)
+_PROJECTION_INDEXES = [
+    "CREATE INDEX projections_keyset ON projections (kind, created_at, id)",
+    "CREATE INDEX projections_status ON projections (kind, status, created_at, id)",
+    "CREATE INDEX projections_plan ON projections (kind, plan_id, created_at, id)",
+    "CREATE INDEX projections_subject ON projections (kind, subject_id, created_at, id)",
+    "CREATE INDEX projections_name ON projections (kind, name)",
+]
+
+
 # Largest finite double: NaN is stored as NULL by SQLite and fails NOT NULL; infinities fail this.
 _FINITE = "value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308"
 
@@ -69,32 +108,8 @@ V1 = [
         UNIQUE (stream_id, version)
     )""",
     *_append_only("events"),
-    f"""CREATE TABLE projections (
-        kind        TEXT    NOT NULL,
-        id          TEXT    NOT NULL,
-        version     INTEGER NOT NULL,
-        status      TEXT,
-        name        TEXT,
-        plan_id     TEXT,
-        subject_id  TEXT,
-        created_at  TEXT    NOT NULL,
-        updated_at  TEXT    NOT NULL,
-        doc         TEXT    NOT NULL CHECK (json_valid(doc)),
-        PRIMARY KEY (kind, id),
-        {_one_of("run")},
-        {_one_of("procedure")},
-        {_one_of("clearance")},
-        {_one_of("subject")},
-        {_one_of("asset")},
-        {_one_of("plan")},
-        {_names()},
-        CHECK (kind <> 'run' OR plan_id IS NOT NULL)
-    )""",
-    "CREATE INDEX projections_keyset ON projections (kind, created_at, id)",
-    "CREATE INDEX projections_status ON projections (kind, status, created_at, id)",
-    "CREATE INDEX projections_plan ON projections (kind, plan_id, created_at, id)",
-    "CREATE INDEX projections_subject ON projections (kind, subject_id, created_at, id)",
-    "CREATE INDEX projections_name ON projections (kind, name)",
+    _projections("projections", _RUN_PLAN),
+    *_PROJECTION_INDEXES,
     """CREATE TABLE projection_refs (
         ref_kind  TEXT NOT NULL,
         ref_id    TEXT NOT NULL,
@@ -163,5 +178,15 @@ V3 = [
     "ALTER TABLE events ADD COLUMN type_version INTEGER NOT NULL DEFAULT 1 CHECK (type_version >= 1)",
 ]
 
+# Imported runs: a CHECK cannot change in place, so the table is copied into one with the new
+# CHECK (its indexes go with the old table and are made again).
+V4 = [
+    _projections("projections_v4", _RUN_PLAN_OR_IMPORTED),
+    "INSERT INTO projections_v4 SELECT * FROM projections",
+    "DROP TABLE projections",
+    "ALTER TABLE projections_v4 RENAME TO projections",
+    *_PROJECTION_INDEXES,
+]
+
 #: MIGRATIONS[n] brings a database from schema version n to n + 1.
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 
 from cora_bluesky.application.record import Record
 from cora_bluesky.application.slices import CLEARANCES, Slice
-from cora_bluesky.console import describe
+from cora_bluesky.console import describe, plan_label
 from cora_bluesky.domain import clearance as c
 from cora_bluesky.domain import errors as e
 from cora_bluesky.application.ports import every
@@ -119,10 +119,7 @@ def run_story(record: Record, run_id: str) -> RunStory:
     run = record.get_run(run_id)
     now = record.now()
     moments = record.timeline("run", run.id)
-    try:
-        plan = record.get_plan(run.plan_id).name
-    except e.PlanNotFoundError:
-        plan = run.plan_id
+    plan = plan_label(record, run)
     subject = record.get_subject(run.subject_id).name if run.subject_id else None
     segments, ended = segments_of(moments, run, now)
     lines = [Line(m.at, m.event, m.actor, said) for m in moments

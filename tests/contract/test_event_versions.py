@@ -147,7 +147,7 @@ def test_an_sqlite_file_of_the_previous_schema_opens_and_reads_as_version_1(tmp_
 
     record = staff(cora_bluesky.connect(f"sqlite:///{path}"))  # its console takes the first administrator
     try:
-        assert record.store.schema_version == len(MIGRATIONS) == 3
+        assert record.store.schema_version == len(MIGRATIONS) == 4
         assert [(ev.event_type, ev.type_version, ev.actor) for ev in record.history("subject", "s1")] == [
             ("SubjectRegistered", 1, "old"), ("SubjectMounted", 1, "old")
         ]

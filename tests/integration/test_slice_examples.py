@@ -10,9 +10,12 @@ from typing import Any, Callable
 
 import pytest
 
+from historic_runs import historic
+from support import activate_clearance, perform
+
+from cora_bluesky.application.run_imports import imported_run_id
 from cora_bluesky.application.slices import SERVED, SLICES, adapter
 from cora_bluesky.domain.access import GRANTS
-from support import activate_clearance, perform
 
 Example = Callable[[Any], tuple[dict[str, str], dict[str, Any] | None]]
 
@@ -189,6 +192,11 @@ PYTHON_EXAMPLES: dict[str, Callable[[Any], tuple[str, Callable[[], Any]]]] = {
     "append_run_readings": lambda s: (
         run := _run(s),
         lambda: s.record.append_run_readings(run, [{**_reading(s), "sampled_at": s.record.now()}]),
+    ),
+    "import_run": lambda s: (
+        imported_run_id(historic(0).uid),
+        lambda: s.record.import_run(historic(0).documents, source="http://127.0.0.1:1/api/v1/metadata",
+                                    uri=f"http://127.0.0.1:1/api/v1/metadata/{historic(0).uid}"),
     ),
     "start_new_procedure": lambda s: (
         "p-1",

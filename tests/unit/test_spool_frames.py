@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cora_bluesky.callbacks.recorder import reading_id, units_of
+from cora_bluesky.domain.documents import reading_id, units_of
 from cora_bluesky.callbacks.spool import frame, scan
 
 json_values = st.recursive(

@@ -1,0 +1,111 @@
+"""Bring a beamline's history in: every Bluesky run of a catalog becomes an imported Run.
+
+Each run is one atomic append under an id derived from its start uid, so an import that is
+interrupted (a kill, an outage) leaves whole runs only, and running it again skips what it
+already brought in and picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, TextIO
+
+from cora_bluesky.catalogs import as_catalog
+from cora_bluesky.domain import errors as e
+
+#: Refusals that stop the whole import: who acts may not, or the store is away. Every other
+#: refusal is the one run's, reported with it.
+STOPS_THE_IMPORT = (e.ForbiddenError, e.UnauthorizedError, e.StoreError, e.ConcurrencyError)
+
+
+@dataclass
+class ImportReport:
+    """What an import did: each Bluesky run imported, skipped or failed, with why."""
+
+    #: (start uid, run id) of each run imported now
+    imported: list[tuple[str, str]] = field(default_factory=list)
+    #: (start uid, why) of each run the record held already
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: (start uid, why) of each run that could not be imported; the next import tries it again
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return len(self.imported) + len(self.skipped) + len(self.failed)
+
+    def lines(self) -> list[str]:
+        """The final report, as ``cora import`` prints it."""
+        said = [f"imported {len(self.imported)}, skipped {len(self.skipped)}, failed {len(self.failed)}"]
+        said += [f"  failed {uid}: {why}" for uid, why in self.failed]
+        return said
+
+
+def import_catalog(
+    record: Any,
+    catalog: Any,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import every run of ``catalog`` that started in ``[since, until)``.
+
+    Parameters
+    ----------
+    record : cora_bluesky.Record
+        Where the runs are recorded; the acting principal needs the administer duty.
+    catalog
+        A Tiled node of Bluesky runs, a databroker v2 catalog, or a Tiled address.
+    since, until : datetime, optional
+        Zoned bounds on the runs' start times.
+    progress : callable, optional
+        Called with the report so far after each run.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    ForbiddenError, UnauthorizedError, StoreError
+        The import stops; what it imported stays, and a second import resumes.
+    """
+    source = as_catalog(catalog)
+    if not hasattr(source, "runs"):
+        raise e.RunDataUnreachableError(f"{type(source).__name__} cannot list its runs: give a Tiled or databroker catalog")
+    report = ImportReport()
+    window = {"since": None if since is None else since.timestamp(), "until": None if until is None else until.timestamp()}
+    for uid, entry in source.runs(**window):
+        held = record.find_runs(start_uid=uid)
+        if held:  # before its documents are read: a resumed import passes these quickly
+            report.skipped.append((uid, f"recorded already, as run {held[0].id}"))
+        else:
+            try:
+                run = record.import_run(source.documents(entry), source=source.source, uri=source.link(uid))
+                report.imported.append((uid, run.id))
+            except STOPS_THE_IMPORT:
+                raise
+            except e.RunAlreadyExistsError as already:
+                report.skipped.append((uid, already.message))
+            except e.CoraError as refusal:
+                report.failed.append((uid, f"{refusal.name}: {refusal.message}"))
+        if progress is not None:
+            progress(report)
+    return report
+
+
+def progress_bar(stream: TextIO = sys.stderr) -> Callable[[ImportReport], None]:
+    """A progress callback drawing a bar of runs seen (the total is not known in advance)."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" runs", file=stream, dynamic_ncols=True, mininterval=0.5)
+
+    def show(report: ImportReport) -> None:
+        bar.update(report.seen - bar.n)
+        bar.set_postfix(imported=len(report.imported), skipped=len(report.skipped), failed=len(report.failed),
+                        refresh=False)
+
+    show.close = bar.close  # type: ignore[attr-defined]
+    return show
