@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["runengine_overhead", "readings_ingest", "gate_latency", "listing_scale", "recorder_alone",
-              "mongodb_server", "crash_trials"]
+              "mongodb_server", "crash_trials", "history_import"]
 COLUMNS = ["what", "baseline", "cora", "ratio", "target"]
 
 

@@ -137,7 +137,7 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print("\n".join(report.lines()))
-    return 1 if report.failed else 0
+    return 2 if report.stopped else 1 if report.failed else 0
 
 
 def _truncate(args: argparse.Namespace) -> int:

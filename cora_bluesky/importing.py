@@ -18,6 +18,11 @@ from cora_bluesky.domain import errors as e
 #: Refusals that stop the whole import: who acts may not, or the store is away. Every other
 #: refusal is the one run's, reported with it.
 STOPS_THE_IMPORT = (e.ForbiddenError, e.UnauthorizedError, e.StoreError, e.ConcurrencyError)
+#: ... and, while listing the catalog's runs, a catalog that went away.
+STOPS_THE_LISTING = (*STOPS_THE_IMPORT, e.RunDataUnreachableError)
+#: Runs in a row whose documents could not be read before the catalog is taken to be away (one
+#: broken run alone is reported and passed over).
+UNREACHABLE_IN_A_ROW = 3
 
 
 @dataclass
@@ -30,6 +35,9 @@ class ImportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: (start uid, why) of each run that could not be imported; the next import tries it again
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: why the import stopped before the catalog's last run (the store or the catalog went
+    #: away, or who acts may not import); ``None`` when it read the catalog to the end
+    stopped: str | None = None
 
     @property
     def seen(self) -> int:
@@ -39,6 +47,8 @@ class ImportReport:
         """The final report, as ``cora import`` prints it."""
         said = [f"imported {len(self.imported)}, skipped {len(self.skipped)}, failed {len(self.failed)}"]
         said += [f"  failed {uid}: {why}" for uid, why in self.failed]
+        if self.stopped is not None:
+            said.append(f"stopped before the end of the catalog: {self.stopped}; import again to go on")
         return said
 
 
@@ -66,41 +76,54 @@ def import_catalog(
     Returns
     -------
     ImportReport
-
-    Raises
-    ------
-    ForbiddenError, UnauthorizedError, StoreError
-        The import stops; what it imported stays, and a second import resumes.
+        With ``stopped`` set when the import stopped early (the store or the catalog went away,
+        or the acting principal may not import): what it imported stays, and a second import
+        goes on from there.
     """
     source = as_catalog(catalog)
     if not hasattr(source, "runs"):
         raise e.RunDataUnreachableError(f"{type(source).__name__} cannot list its runs: give a Tiled or databroker catalog")
     report = ImportReport()
     window = {"since": None if since is None else since.timestamp(), "until": None if until is None else until.timestamp()}
-    for uid, entry in source.runs(**window):
-        held = record.find_runs(start_uid=uid)
-        if held:  # before its documents are read: a resumed import passes these quickly
-            report.skipped.append((uid, f"recorded already, as run {held[0].id}"))
-        else:
-            try:
-                run = record.import_run(source.documents(entry), source=source.source, uri=source.link(uid))
-                report.imported.append((uid, run.id))
-            except STOPS_THE_IMPORT:
-                raise
-            except e.RunAlreadyExistsError as already:
-                report.skipped.append((uid, already.message))
-            except e.CoraError as refusal:
-                report.failed.append((uid, f"{refusal.name}: {refusal.message}"))
-        if progress is not None:
-            progress(report)
+    unreachable = 0
+    try:
+        for uid, entry in source.runs(**window):
+            failed = len(report.failed)
+            _import_one(record, source, uid, entry, report)
+            gone = len(report.failed) > failed and report.failed[-1][1].startswith("RunDataUnreachable")
+            unreachable = unreachable + 1 if gone else 0
+            if progress is not None:
+                progress(report)
+            if unreachable == UNREACHABLE_IN_A_ROW:
+                report.stopped = f"RunDataUnreachable: {unreachable} runs in a row could not be read from the catalog"
+                break
+    except STOPS_THE_LISTING as stop:
+        report.stopped = f"{stop.name}: {stop.message}"
     return report
 
 
-def progress_bar(stream: TextIO = sys.stderr) -> Callable[[ImportReport], None]:
-    """A progress callback drawing a bar of runs seen (the total is not known in advance)."""
+def _import_one(record: Any, source: Any, uid: str, entry: Any, report: ImportReport) -> None:
+    held = record.find_runs(start_uid=uid)
+    if held:  # before its documents are read: a resumed import passes these quickly
+        report.skipped.append((uid, f"recorded already, as run {held[0].id}"))
+        return
+    try:
+        run = record.import_run(source.documents(entry), source=source.source, uri=source.link(uid))
+        report.imported.append((uid, run.id))
+    except STOPS_THE_IMPORT:
+        raise
+    except e.RunAlreadyExistsError as already:
+        report.skipped.append((uid, already.message))
+    except e.CoraError as refusal:
+        report.failed.append((uid, f"{refusal.name}: {refusal.message}"))
+
+
+def progress_bar(stream: TextIO | None = None) -> Callable[[ImportReport], None]:
+    """A progress callback drawing a bar of runs seen on ``stream`` (standard error by default);
+    the total is not known in advance."""
     from tqdm import tqdm
 
-    bar = tqdm(unit=" runs", file=stream, dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(unit=" runs", file=stream or sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
     def show(report: ImportReport) -> None:
         bar.update(report.seen - bar.n)

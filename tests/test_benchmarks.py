@@ -19,7 +19,7 @@ def test_every_benchmark_runs_and_writes_its_table(tmp_path):
     written = json.loads((tmp_path / "bench.json").read_text())
     assert {row["benchmark"] for row in written["rows"]} == {
         "runengine_overhead", "readings_ingest", "gate_latency", "listing_scale", "recorder_alone", "mongodb_server",
-        "crash_trials",
+        "crash_trials", "history_import",
     }
     for row in written["rows"]:
         assert {"what", "baseline", "cora", "ratio", "target"} <= set(row)

@@ -168,7 +168,7 @@ def read_run(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> HistoricRun:
         if name == "start":
             start = doc
         elif name == "stop":
-            stop = doc
+            stop = doc or None  # Tiled answers a run that never stopped with an empty stop
         elif name == "descriptor":
             streams[doc["uid"]] = doc.get("name", "")
             units[doc["uid"]] = {key: units_of(meta) for key, meta in (doc.get("data_keys") or {}).items()}

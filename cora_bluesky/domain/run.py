@@ -790,9 +790,9 @@ def decide_import(command: ImportRun, state: RunState | None, ctx: ImportContext
     """
     if state is not None:
         raise e.RunAlreadyExistsError(f"run {command.run_id} already exists", run_id=command.run_id)
-    name = RUN_NAME.check(command.name)
     source = IMPORT_SOURCE.check(command.source)
     plan_name = IMPORT_BLUESKY_PLAN.check_optional(command.bluesky_plan)
+    name = RUN_NAME.check(command.name)
     refs = tuple(dict.fromkeys(ExternalRef.parse(ref, e.InvalidRunExternalRefError) for ref in command.external_refs))
     started = instant(command.started_at, e.InvalidRunImportError, what="started_at")
     ending = command.ending

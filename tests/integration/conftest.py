@@ -54,3 +54,25 @@ def served(request, tmp_path, clock):
     yield server
     server.close()
     drop_store(uri)
+
+
+
+def _serve(tmp_path_factory, kind: str):
+    pytest.importorskip("tiled.server", reason="needs the data extra: pip install -e '.[data]'")
+    from cora_bluesky.sim.catalog_server import CatalogServer
+
+    with CatalogServer(tmp_path_factory.mktemp(kind), kind) as server:
+        yield server.address
+
+
+@pytest.fixture(scope="module")
+def tiled_server(tmp_path_factory):
+    """The address of a Tiled server with an empty SQL catalog of Bluesky runs (a subprocess)."""
+    yield from _serve(tmp_path_factory, "tiled")
+
+
+@pytest.fixture(scope="module")
+def databroker_server(tmp_path_factory):
+    """The address of a databroker v2 catalog (MongoDB-normalized, over mongomock; a subprocess)."""
+    pytest.importorskip("databroker.mongo_normalized", reason="needs the data extra: pip install -e '.[data]'")
+    yield from _serve(tmp_path_factory, "databroker")

@@ -1,86 +1,29 @@
 """A Run and its data in the beamline's catalog: a real Tiled server written by ``TiledWriter``
 on the same RunEngine as cora, and a databroker v2 catalog.
 
-Started here: two Tiled servers on 127.0.0.1, each a subprocess ended by PID: one with a
+Started by the integration conftest: two Tiled servers on 127.0.0.1, each a subprocess ended by PID: one with a
 temporary SQL catalog, one serving databroker v2's MongoDB-normalized catalog over mongomock.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import bluesky.plans as bp
-import httpx
 import pytest
 from bluesky import RunEngine
 from ophyd.sim import SynAxis, SynGauss
-from support import SOFT_SIGNALS, build_beamline, wait_for
+from support import SOFT_SIGNALS, build_beamline
 
 import cora_bluesky
 from cora_bluesky.application.run_data import Verdict
 from cora_bluesky.cli import main as cora_main
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain.digest import CANONICAL_FORM
+from cora_bluesky.sim.catalog_server import API_KEY
 
 tiled_client = pytest.importorskip("tiled.client", reason="needs the data extra: pip install -e '.[data]'")
 tiled_writing = pytest.importorskip(
     "bluesky_tiled_plugins.writing.tiled_writer", reason="needs the data extra: pip install -e '.[data]'"
 )
-
-API_KEY = "coratestkey"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _serve(tmp_path_factory, kind: str):
-    directory = tmp_path_factory.mktemp(kind)
-    port = _free_port()
-    env = {**os.environ, "TILED_SINGLE_USER_API_KEY": API_KEY}
-    log = open(directory / "server.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("tiled_server.py")), str(directory), str(port), kind],
-        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    address = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert server.poll() is None, (directory / "server.log").read_text()
-        try:
-            return httpx.get(f"{address}/api/v1/", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(answers, 60, "the Tiled server to answer", interval=0.1)
-    yield address
-    server.stdin.close()  # it stops by itself when its input closes
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        os.kill(server.pid, 9)
-        server.wait(10)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def tiled_server(tmp_path_factory):
-    """The address of a Tiled server with an empty SQL catalog of Bluesky runs."""
-    yield from _serve(tmp_path_factory, "tiled")
-
-
-@pytest.fixture(scope="module")
-def databroker_server(tmp_path_factory):
-    """The address of a databroker v2 catalog (MongoDB-normalized, over mongomock)."""
-    pytest.importorskip("databroker.mongo_normalized", reason="needs the data extra: pip install -e '.[data]'")
-    yield from _serve(tmp_path_factory, "databroker")
-
 
 def _rig(tmp_path, catalog):
     record = cora_bluesky.connect(f"sqlite:///{tmp_path / 'r.db'}", permits=cora_bluesky.StaticPermits({"2-BM-B": True}))
