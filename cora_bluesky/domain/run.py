@@ -878,45 +878,34 @@ def _reading_row(reading: Reading, run_id: str, logbook: str, ctx: At) -> RunRea
     )
 
 
+def _opened(event, **rest: Any) -> RunState:
+    """A run's first state, from the event that opened it (``RunStarted`` or ``RunImported``)."""
+    return RunState(
+        id=event.run_id,
+        name=event.name,
+        plan_id=event.plan_id,
+        method_id=event.method_id,
+        subject_id=event.subject_id,
+        status=R.RUNNING,
+        asset_ids=event.asset_ids,
+        external_refs=event.external_refs,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        **rest,
+    )
+
+
 def evolve(state: RunState | None, event) -> RunState:
     if isinstance(event, RunImported):
-        return RunState(
-            id=event.run_id,
-            name=event.name,
-            plan_id=event.plan_id,
-            method_id=event.method_id,
-            subject_id=event.subject_id,
-            raid=None,
-            status=R.RUNNING,
-            asset_ids=event.asset_ids,
-            override_parameters={},
-            effective_parameters={},
-            triggered_by=None,
-            external_refs=event.external_refs,
-            campaign_id=None,
-            pinned_calibrations=(),
-            created_at=event.occurred_at,
-            updated_at=event.occurred_at,
-            imported=ImportedFrom(event.source, event.bluesky_plan, event.imported_at),
+        return _opened(
+            event, raid=None, override_parameters={}, effective_parameters={}, triggered_by=None, campaign_id=None,
+            pinned_calibrations=(), imported=ImportedFrom(event.source, event.bluesky_plan, event.imported_at),
         )
     if isinstance(event, RunStarted):
-        return RunState(
-            id=event.run_id,
-            name=event.name,
-            plan_id=event.plan_id,
-            method_id=event.method_id,
-            subject_id=event.subject_id,
-            raid=event.raid,
-            status=R.RUNNING,
-            asset_ids=event.asset_ids,
-            override_parameters=event.override_parameters,
-            effective_parameters=event.effective_parameters,
-            triggered_by=event.triggered_by,
-            external_refs=event.external_refs,
-            campaign_id=event.campaign_id,
-            pinned_calibrations=event.pinned_calibrations,
-            created_at=event.occurred_at,
-            updated_at=event.occurred_at,
+        return _opened(
+            event, raid=event.raid, override_parameters=event.override_parameters,
+            effective_parameters=event.effective_parameters, triggered_by=event.triggered_by,
+            campaign_id=event.campaign_id, pinned_calibrations=event.pinned_calibrations,
             clearance_ids=event.clearance_ids,
         )
     assert state is not None

@@ -17,11 +17,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
+from cora_bluesky.sim.child_server import ChildServer
 from cora_bluesky.sim.loopback import free_port
-from cora_bluesky.sim.wire_server import _die_with_parent, _prctl
 
 #: The single-user API key the server takes.
 API_KEY = "coratestkey"
@@ -51,7 +50,7 @@ def build_app(directory: Path, kind: str):
     return tiled_app(adapter, serialization_registry=serialization)
 
 
-class CatalogServer:
+class CatalogServer(ChildServer):
     """A Tiled server of Bluesky runs on a free loopback port until :meth:`stop`.
 
     Parameters
@@ -72,59 +71,30 @@ class CatalogServer:
     pid : int
     """
 
+    what = "the catalog server"
+
     def __init__(self, directory: Path, kind: str = "tiled", *, port: int | None = None, timeout: float = 60.0) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-        self.log_path = Path(directory) / "server.log"
-        self._log = open(self.log_path, "ab")
         port = port or free_port()
-        prctl = _prctl()
-        self._process = subprocess.Popen(
+        self._spawn(
             [sys.executable, "-m", "cora_bluesky.sim.catalog_server", str(directory), str(port), kind],
-            stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, "TILED_SINGLE_USER_API_KEY": API_KEY},
-            preexec_fn=lambda: _die_with_parent(prctl),
+            open(Path(directory) / "server.log", "a+b"),
+            stdin=subprocess.PIPE, env={**os.environ, "TILED_SINGLE_USER_API_KEY": API_KEY},
         )
-        self.pid = self._process.pid
         self.address = f"http://127.0.0.1:{port}"
-        try:
-            self._wait(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self._wait(self._answers, timeout)
 
-    def _wait(self, timeout: float) -> None:
+    def _answers(self) -> bool:
         import httpx
 
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the catalog server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.address}/api/v1/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the catalog server did not answer in {timeout} s: {self.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+        try:
+            return httpx.get(f"{self.address}/api/v1/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
-    def stop(self) -> None:
-        """Close its input (it stops by itself), then end it by its process id if it lingers."""
-        if self._process.poll() is None:
-            self._process.stdin.close()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._log.close()
-
-    def __enter__(self) -> "CatalogServer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _end(self) -> None:
+        self._process.stdin.close()  # it stops by itself when its input closes
 
 
 def main(directory: str, port: str, kind: str = "tiled") -> None:

@@ -8,33 +8,17 @@ session cannot leave it running.
 
 from __future__ import annotations
 
-import ctypes
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from cora_bluesky.sim.child_server import ChildServer
 from cora_bluesky.sim.loopback import free_port
 
 #: Driver options for a test server: notice a recovered primary within half a second.
 TEST_OPTIONS = "heartbeatFrequencyMS=500&serverSelectionTimeoutMS=10000"
-_PR_SET_PDEATHSIG = 1
-
-
-def _prctl():
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None  # not Linux: the fixture's teardown still stops the server
-
-
-def _die_with_parent(prctl) -> None:  # pragma: no cover - runs in the child between fork and exec
-    # looked up before the fork: the child only makes the call, it loads nothing
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def executable() -> str | None:
@@ -43,7 +27,7 @@ def executable() -> str | None:
     return str(beside) if beside.exists() else shutil.which("secantusd-py")
 
 
-class WireServer:
+class WireServer(ChildServer):
     """SecantusDB on a free loopback port until :meth:`stop`.
 
     Parameters
@@ -61,6 +45,8 @@ class WireServer:
         The server's process id.
     """
 
+    what = "secantusd-py"
+
     def __init__(self, *, standalone: bool = False, timeout: float = 60.0) -> None:
         launcher = executable()
         if launcher is None:
@@ -70,55 +56,22 @@ class WireServer:
                    "--enable-test-commands", "--log-level", "ERROR"]
         if standalone:
             command.append("--standalone")
-        self._log = tempfile.TemporaryFile()
-        prctl = _prctl()
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            preexec_fn=lambda: _die_with_parent(prctl),
-        )
-        self.pid = self._process.pid
+        self._spawn(command, tempfile.TemporaryFile(), stdin=subprocess.DEVNULL)
         self.uri = f"mongodb://127.0.0.1:{self.port}/?{TEST_OPTIONS}"
-        try:
-            self._wait(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self._wait(self._answers, timeout)
 
-    def _wait(self, timeout: float) -> None:
+    def _answers(self) -> bool:
         import pymongo
 
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._process.poll() is not None:
-                self._log.seek(0)
-                raise RuntimeError(f"secantusd-py exited with {self._process.returncode}: {self._log.read()[-2000:]!r}")
-            client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500, directConnection=True)
-            try:
-                client.admin.command("ping")
-                return
-            except pymongo.errors.PyMongoError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"secantusd-py did not answer on port {self.port} in {timeout} s") from None
-            finally:
-                client.close()
+        client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500, directConnection=True)
+        try:
+            client.admin.command("ping")
+            return True
+        except pymongo.errors.PyMongoError:
+            return False
+        finally:
+            client.close()
 
     def database_uri(self, name: str) -> str:
         """The server's URI with ``name`` as the database."""
         return self.uri.replace("/?", f"/{name}?", 1)
-
-    def stop(self) -> None:
-        """End the server (by its process id) and wait for it."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._log.close()
-
-    def __enter__(self) -> "WireServer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
