@@ -97,18 +97,23 @@ def _stale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key(api_key: str | None) -> dict[str, str]:
+    return {"api_key": api_key} if api_key else {}
+
+
+def _tiled(address: str, api_key: str | None) -> Any:
+    """The Tiled client of the catalog at ``address`` (a databroker v2 catalog is one too)."""
+    from tiled.client import from_uri
+
+    return from_uri(address, **_key(api_key))
+
+
 def _verify(args: argparse.Namespace) -> int:
     import cora_bluesky
     from cora_bluesky import console
     from cora_bluesky.catalogs import UriCatalog
 
-    options = {"api_key": args.api_key} if args.api_key else {}
-    if args.catalog:
-        from tiled.client import from_uri
-
-        catalog = from_uri(args.catalog, **options)
-    else:
-        catalog = UriCatalog(**options)
+    catalog = _tiled(args.catalog, args.api_key) if args.catalog else UriCatalog(**_key(args.api_key))
     with cora_bluesky.connect(args.uri, catalog=catalog) as record:
         lines, ok = console.verify_run(record, args.run)
     print("\n".join(lines))
@@ -121,12 +126,10 @@ def _import(args: argparse.Namespace) -> int:
     from cora_bluesky.importing import import_catalog, progress_bar
 
     try:
-        from tiled.client import from_uri
+        catalog = _tiled(args.catalog, args.api_key)
     except ImportError:
         print("cora import reads Tiled or databroker catalogs: pip install 'cora-bluesky[data]'", file=sys.stderr)
         return 2
-    try:
-        catalog = from_uri(args.catalog, **({"api_key": args.api_key} if args.api_key else {}))
     except Exception as failure:  # an address that does not answer, a refused key
         print(f"RunDataUnreachable: {args.catalog} could not be opened: {failure}", file=sys.stderr)
         return 2

@@ -88,10 +88,8 @@ def import_catalog(
     unreachable = 0
     try:
         for uid, entry in source.runs(**window):
-            failed = len(report.failed)
-            _import_one(record, source, uid, entry, report)
-            gone = len(report.failed) > failed and report.failed[-1][1].startswith("RunDataUnreachable")
-            unreachable = unreachable + 1 if gone else 0
+            refusal = _import_one(record, source, uid, entry, report)
+            unreachable = unreachable + 1 if isinstance(refusal, e.RunDataUnreachableError) else 0
             if progress is not None:
                 progress(report)
             if unreachable == UNREACHABLE_IN_A_ROW:
@@ -102,11 +100,12 @@ def import_catalog(
     return report
 
 
-def _import_one(record: Any, source: Any, uid: str, entry: Any, report: ImportReport) -> None:
+def _import_one(record: Any, source: Any, uid: str, entry: Any, report: ImportReport) -> e.CoraError | None:
+    """Import one run into ``report``; returns the refusal that failed it, if one did."""
     held = record.find_runs(start_uid=uid)
     if held:  # before its documents are read: a resumed import passes these quickly
         report.skipped.append((uid, f"recorded already, as run {held[0].id}"))
-        return
+        return None
     try:
         run = record.import_run(source.documents(entry), source=source.source, uri=source.link(uid))
         report.imported.append((uid, run.id))
@@ -116,6 +115,8 @@ def _import_one(record: Any, source: Any, uid: str, entry: Any, report: ImportRe
         report.skipped.append((uid, already.message))
     except e.CoraError as refusal:
         report.failed.append((uid, f"{refusal.name}: {refusal.message}"))
+        return refusal
+    return None
 
 
 def progress_bar(stream: TextIO | None = None) -> Callable[[ImportReport], None]:

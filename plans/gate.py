@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from cora_bluesky.domain import errors as e
+from cora_bluesky.domain.documents import named_devices, names
 from cora_bluesky.domain.rules import REASON_LENGTH, RUN_NAME
 from cora_bluesky.plans import stubs
 from cora_bluesky.plans.procedures import PROCEDURE_KEY, ProcedureDeclaration, issued
@@ -49,14 +50,6 @@ EXTERNAL_REF_KEYS = {
     "data_session": "data_session",
     "beamtime_id": "beamtime",
 }
-
-
-def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return [item for item in value if isinstance(item, str)]
-    return []
 
 
 def _enclosing_names(name: str) -> list[str]:
@@ -384,7 +377,7 @@ class CoraGate:
         """Assets of the devices the start document names, and of the devices the plan staged
         before opening the run (placed as objects, exactly, which names alone cannot be)."""
         staged = [asset for device in list(getattr(self.RE, "_staged", ())) for asset in self._place_device(device)]
-        named = self._place_names(_names(md.get("detectors")) + _names(md.get("motors")))
+        named = self._place_names(named_devices(md))
         return list(dict.fromkeys([*named, *staged]))
 
     def _outside(self, names: Iterable[str]) -> bool:
@@ -406,7 +399,7 @@ class CoraGate:
             plan_id=plan_id,
             subject_id=md.get("subject_id"),
             override_parameters=md.get("cora_parameters") or {},
-            asset_ids=list(dict.fromkeys([*_names(md.get("cora_asset_ids")), *devices])),
+            asset_ids=list(dict.fromkeys([*names(md.get("cora_asset_ids")), *devices])),
             triggered_by=self.principal or md.get("operator") or self.record.principal,
             external_refs=[
                 (scheme, str(md[key]))
@@ -418,8 +411,8 @@ class CoraGate:
 
     def _start_procedure(self, declared: Mapping[str, Any], md: Mapping[str, Any]) -> tuple[str, str, list[str]]:
         targets = list(dict.fromkeys([
-            *_names(declared.get("target_asset_ids")),
-            *self._place_names(_names(declared.get("target_devices"))),
+            *names(declared.get("target_asset_ids")),
+            *self._place_names(names(declared.get("target_devices"))),
         ]))
         devices = self._named_and_staged(md)
         # the Procedure has no clearance gate, but people in an unsecured hutch are never moved around

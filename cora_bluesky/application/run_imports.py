@@ -9,8 +9,9 @@ from cora_bluesky.application.aggregates import PLAN, RUN
 from cora_bluesky.application.core import RecordCore, new_id
 from cora_bluesky.domain import errors as e
 from cora_bluesky.domain import run as r
-from cora_bluesky.domain.documents import HistoricRun, at, read_run
+from cora_bluesky.domain.documents import HistoricRun, at, named_devices, read_run
 from cora_bluesky.domain.rules import EXTERNAL_REF_ID, IMPORT_BLUESKY_PLAN, RUN_NAME
+from cora_bluesky.domain.recipe import PlanState
 from cora_bluesky.domain.run import RunState
 
 #: Imported runs take ids derived from their start uid in this namespace, so a second import of
@@ -23,14 +24,6 @@ SAMPLE_SCHEME, DEVICE_SCHEME = "bluesky_sample", "bluesky_device"
 def imported_run_id(start_uid: str) -> str:
     """The id of the Run an import makes of the Bluesky run with this start uid."""
     return str(uuid.uuid5(IMPORTED_RUNS, start_uid))
-
-
-def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [item for item in value if isinstance(item, str)]
-    return []
 
 
 def _sample(start: Mapping[str, Any]) -> str | None:
@@ -85,8 +78,7 @@ class RunImports(RecordCore):
                 f"Bluesky run {historic.uid} is recorded already, as run {held[0].id}",
                 run_id=held[0].id, start_uid=historic.uid,
             )
-        command = self._import_command(run_id, historic, source, uri)
-        plan = self._view(PLAN, command.plan_id) if command.plan_id is not None else None
+        command, plan = self._import_command(run_id, historic, source, uri)
 
         def decide(state: RunState | None) -> tuple:
             events, rows = r.decide_import(command, state, r.ImportContext(self.now(), plan, new_id()))
@@ -94,7 +86,10 @@ class RunImports(RecordCore):
 
         return self._execute(RUN, run_id, decide, command)[0]
 
-    def _import_command(self, run_id: str, historic: HistoricRun, source: str, uri: str) -> r.ImportRun:
+    def _import_command(
+        self, run_id: str, historic: HistoricRun, source: str, uri: str
+    ) -> tuple[r.ImportRun, PlanState | None]:
+        """The command, and the plan it matched (``None``: kept by its Bluesky name)."""
         start = historic.start
         plan_name = start.get("plan_name") if isinstance(start.get("plan_name"), str) else None
         plan = self._view(PLAN, start["cora_plan_id"]) if isinstance(start.get("cora_plan_id"), str) else None
@@ -109,7 +104,7 @@ class RunImports(RecordCore):
                 subject_id = subjects[0].id
             else:
                 refs.append((SAMPLE_SCHEME, sample[: EXTERNAL_REF_ID.high]))
-        devices = list(dict.fromkeys(_names(start.get("detectors")) + _names(start.get("motors"))))
+        devices = list(dict.fromkeys(named_devices(start)))
         assets = self.assets_for_devices(devices) if devices else []
         answered = {name for asset in assets for name in asset.device_names}
         refs += [(DEVICE_SCHEME, name[: EXTERNAL_REF_ID.high]) for name in devices if name not in answered]
@@ -118,7 +113,7 @@ class RunImports(RecordCore):
             scan_id = None
         label = plan_name or "Bluesky run"
         name = f"{label} scan {scan_id}" if scan_id is not None else f"{label} {historic.uid[:8]}"
-        return r.ImportRun(
+        command = r.ImportRun(
             run_id=run_id,
             name=name[: RUN_NAME.high],
             source=source,
@@ -136,3 +131,4 @@ class RunImports(RecordCore):
             digest=historic.digest.hexdigest,
             documents=historic.digest.documents,
         )
+        return command, plan

@@ -31,6 +31,20 @@ def at(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
+def names(value: Any) -> list[str]:
+    """The names a metadata field gives: one name, or the names among a list of anything."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def named_devices(start: Mapping[str, Any]) -> list[str]:
+    """The devices a start document names: its ``detectors``, then its ``motors``."""
+    return names(start.get("detectors")) + names(start.get("motors"))
+
+
 def reading_procedure(stream: str) -> str | None:
     """The sampling procedure a stream's events are readings of, if any."""
     if stream == "baseline":

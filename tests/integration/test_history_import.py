@@ -61,6 +61,15 @@ def _beamline(record):
     return ids
 
 
+def _fresh_record(tmp_path):
+    """A SQLite record holding the 2-BM model: its file, its URI and the model's ids."""
+    path = tmp_path / "record.db"
+    uri = f"sqlite:///{path}"
+    with cora_bluesky.connect(uri) as record:
+        ids = _beamline(record)
+    return path, uri, ids
+
+
 def _expected_plan(ids, plan: str) -> str | None:
     return {"scan": ids.scan, "rel_scan": ids.scan, "tomo_scan": ids.plan}.get(plan)
 
@@ -160,10 +169,7 @@ def test_an_import_of_hundreds_of_runs_is_correct_and_a_second_adds_nothing(hist
 
 def test_an_import_killed_while_it_writes_leaves_whole_runs_and_the_next_finishes(history, tmp_path):
     address, runs = history
-    path = tmp_path / "record.db"
-    uri = f"sqlite:///{path}"
-    with cora_bluesky.connect(uri) as record:
-        ids = _beamline(record)
+    path, uri, ids = _fresh_record(tmp_path)
     log = open(tmp_path / "import.log", "wb")
     importing = subprocess.Popen(
         [sys.executable, "-m", "cora_bluesky.cli", "import", address, "--api-key", API_KEY, "--uri", uri],
@@ -201,10 +207,7 @@ def test_an_import_killed_while_it_writes_leaves_whole_runs_and_the_next_finishe
 
 def test_two_imports_at_once_record_each_run_once(history, tmp_path):
     address, runs = history
-    path = tmp_path / "record.db"
-    uri = f"sqlite:///{path}"
-    with cora_bluesky.connect(uri) as record:
-        ids = _beamline(record)
+    path, uri, ids = _fresh_record(tmp_path)
     logs = [open(tmp_path / f"import{n}.log", "w+") for n in range(2)]
     importers = [subprocess.Popen([sys.executable, "-m", "cora_bluesky.cli", "import", address, "--api-key", API_KEY,
                                    "--uri", uri], stdout=log, stderr=subprocess.DEVNULL) for log in logs]
